@@ -1,0 +1,117 @@
+"""What to run: a FunctionConfig YAML turned into a checked :class:`FunctionDefinition`.
+
+Subscription rules are python_instance.py's: the name is ``tenant/namespace/name`` unless ``subName``;
+Shared by default, Failover with ``retainOrdering``, Key_Shared with ``retainKeyOrdering``; Latest unless
+``subscriptionPosition: Earliest``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulsar
+
+from streamloop.config import ConfigError, FunctionFile, Problem, UserConfig, parse_user_config
+from streamloop.config import topic as qualify
+from streamloop.runtime.context import FunctionSpec
+
+DEFAULT_SERDE = "serde.IdentitySerDe"
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    """One function to run: its class, what its Context exposes, and how its instances subscribe."""
+
+    function_class: type
+    spec: FunctionSpec
+    source: str
+    parallelism: int = 1
+    subscription: str = ""
+    consumer_type: pulsar.ConsumerType = pulsar.ConsumerType.Shared
+    initial_position: pulsar.InitialPosition = pulsar.InitialPosition.Latest
+    input_serdes: Mapping[str, str] = field(default_factory=dict)  # fully qualified topic -> SerDe
+    consumer_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def resolve_class(class_name: str, source: str) -> type:
+    """Import ``className``; only classes of the ``streamloop`` package are run."""
+    module_name, _, attr = class_name.rpartition(".")
+    if not module_name.startswith("streamloop."):
+        raise ConfigError(
+            [Problem(source, "className", f"{class_name!r} is not a class of the streamloop package")]
+        )
+    try:
+        value = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError([Problem(source, "className", f"cannot import {class_name!r}: {error}")]) from None
+    if not isinstance(value, type) or not callable(getattr(value, "process", None)):
+        raise ConfigError([Problem(source, "className", f"{class_name!r} is not a class with process()")])
+    return value
+
+
+def define(
+    file: FunctionFile,
+    user_config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    function_class: type | None = None,
+) -> FunctionDefinition:
+    """Check ``file`` and build its definition; ``user_config``/``secrets`` override the file's values.
+
+    ``function_class`` skips resolving ``className`` (the test harness passes the class itself).
+    Raises :class:`ConfigError` listing every problem, each naming the file and the key.
+    """
+    source = str(file.path)
+    problems = file.check()
+    if function_class is None and file.config.get("className"):
+        try:
+            function_class = resolve_class(str(file.config["className"]), source)
+        except ConfigError as error:
+            problems += error.problems
+    merged = {**file.user_config, **(user_config or {})}
+    schema = getattr(function_class, "Config", None)
+    if isinstance(schema, type) and issubclass(schema, UserConfig):
+        try:
+            parse_user_config(schema, merged, source=source)
+        except ConfigError as error:
+            problems += error.problems
+    if problems:
+        raise ConfigError(problems)
+    assert function_class is not None
+
+    c = file.config
+    spec = FunctionSpec(
+        name=file.name,
+        tenant=str(c.get("tenant") or "public"),
+        namespace=str(c.get("namespace") or "default"),
+        inputs=tuple(file.inputs),
+        output=str(c.get("output") or ""),
+        output_serde=str(c.get("outputSerdeClassName") or ""),
+        user_config=merged,
+        secrets={**file.secrets, **(secrets or {})},
+    )
+    if c.get("retainOrdering"):
+        consumer_type = pulsar.ConsumerType.Failover
+    elif c.get("retainKeyOrdering"):
+        consumer_type = pulsar.ConsumerType.KeyShared
+    else:
+        consumer_type = pulsar.ConsumerType.Shared
+    earliest = str(c.get("subscriptionPosition") or "").lower() == "earliest"
+    options = {"unacked_messages_timeout_ms": int(c["timeoutMs"])} if c.get("timeoutMs") else {}
+    return FunctionDefinition(
+        function_class=function_class,
+        spec=spec,
+        source=source,
+        parallelism=file.parallelism,
+        subscription=str(c.get("subName") or "").strip() or spec.fqfn,
+        consumer_type=consumer_type,
+        initial_position=pulsar.InitialPosition.Earliest if earliest else pulsar.InitialPosition.Latest,
+        input_serdes={qualify(t): file.input_serde(t) or DEFAULT_SERDE for t in file.inputs},
+        consumer_options=options,
+    )

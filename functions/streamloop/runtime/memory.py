@@ -1,0 +1,652 @@
+"""An in-memory Pulsar: a subset of ``pulsar.Client``'s API, so the same code runs against either.
+
+Messages are pushed into per-consumer queues when they are sent (no polling, no per-message sorting),
+so a send → receive → ack round trip costs a few microseconds. Like the real client, confirmations are
+asynchronous: ``send_async`` callbacks and TableView updates are queued and run by
+:meth:`MemoryClient.run_callbacks` (the runner calls it after each ``process``), so code that assumes a
+publish is confirmed when ``send_async`` returns is caught by tests.
+
+>>> client = MemoryClient()
+>>> consumer = client.subscribe("events", "sub", initial_position=pulsar.InitialPosition.Earliest)
+>>> producer = client.create_producer("events")
+>>> producer.send_async(b"hello", lambda result, msg_id: print(result, msg_id), partition_key="k1")
+>>> client.run_callbacks()
+Result.Ok (0,0,-1,-1)
+1
+>>> msg = consumer.receive(timeout_millis=0)
+>>> msg.data(), msg.partition_key(), msg.topic_name()
+(b'hello', 'k1', 'persistent://public/default/events')
+>>> consumer.acknowledge(msg)
+>>> consumer.receive(timeout_millis=0)
+Traceback (most recent call last):
+...
+_pulsar.Timeout: Pulsar error: TimeOut
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pulsar
+
+from streamloop.config import topic as qualify
+
+Callback = Callable[[pulsar.Result, "MessageId"], None]
+_LATEST_LEDGER = pulsar.MessageId.latest.ledger_id()
+_RING_POINTS = 100  # points per consumer on the Key_Shared hash ring, as the broker's default
+_NON_KEY_HASH = zlib.crc32(b"NON_KEY")
+
+
+class MessageId:
+    """Where a message is stored: one ledger per topic, entries numbered from 0.
+
+    >>> str(MessageId(3, 7, 0))
+    '(3,7,-1,-1)'
+    """
+
+    __slots__ = ("_entry", "_ledger", "_seq")
+
+    def __init__(self, ledger: int, entry: int, seq: int) -> None:
+        self._ledger = ledger
+        self._entry = entry
+        self._seq = seq  # unique across the client: what acks are keyed on
+
+    def ledger_id(self) -> int:
+        return self._ledger
+
+    def entry_id(self) -> int:
+        return self._entry
+
+    def partition(self) -> int:
+        return -1
+
+    def batch_index(self) -> int:
+        return -1
+
+    def __str__(self) -> str:
+        return f"({self._ledger},{self._entry},-1,-1)"
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MessageId) and other._seq == self._seq
+
+    def __hash__(self) -> int:
+        return self._seq
+
+
+class Message:
+    """A received message, with ``pulsar.Message``'s accessors."""
+
+    __slots__ = ("_data", "_event_ts", "_id", "_key", "_properties", "_publish_ts", "_redeliveries", "_topic")
+
+    def __init__(
+        self,
+        data: bytes,
+        key: str,
+        properties: dict[str, str],
+        event_ts: int,
+        publish_ts: int,
+        message_id: MessageId,
+        topic: str,
+        redeliveries: int = 0,
+    ) -> None:
+        self._data = data
+        self._key = key
+        self._properties = properties
+        self._event_ts = event_ts
+        self._publish_ts = publish_ts
+        self._id = message_id
+        self._topic = topic
+        self._redeliveries = redeliveries
+
+    def data(self) -> bytes:
+        return self._data
+
+    def value(self) -> bytes:
+        return self._data  # BytesSchema, the only schema here
+
+    def partition_key(self) -> str:
+        return self._key
+
+    def ordering_key(self) -> str:
+        return ""
+
+    def has_null_value(self) -> bool:
+        return not self._data
+
+    def properties(self) -> dict[str, str]:
+        return dict(self._properties)
+
+    def event_timestamp(self) -> int:
+        return self._event_ts
+
+    def publish_timestamp(self) -> int:
+        return self._publish_ts
+
+    def message_id(self) -> MessageId:
+        return self._id
+
+    def topic_name(self) -> str:
+        return self._topic
+
+    def redelivery_count(self) -> int:
+        return self._redeliveries
+
+    def _redelivered(self) -> Message:
+        return Message(
+            self._data,
+            self._key,
+            self._properties,
+            self._event_ts,
+            self._publish_ts,
+            self._id,
+            self._topic,
+            self._redeliveries + 1,
+        )
+
+
+def _seq_of(msg_or_id: Any) -> int:
+    return (msg_or_id._id if isinstance(msg_or_id, Message) else msg_or_id)._seq
+
+
+class _Topic:
+    """A topic's log, its subscriptions and the TableViews following it."""
+
+    __slots__ = ("last_entry", "ledger", "log", "name", "subscriptions", "views")
+
+    def __init__(self, name: str, ledger: int) -> None:
+        self.name = name
+        self.ledger = ledger
+        self.log: list[Message] = []
+        self.subscriptions: dict[str, _Subscription] = {}
+        self.views: list[MemoryTableView] = []
+        self.last_entry: dict[str, int] | None = None  # key -> its last entry, kept once compacted
+
+    @property
+    def compacted(self) -> bool:
+        return self.last_entry is not None
+
+    def compact(self, compacted: bool) -> None:
+        self.last_entry = {m._key: m._id._entry for m in self.log if m._key} if compacted else None
+
+    def latest_by_key(self) -> dict[str, Message]:
+        """The compacted view: the last message of each key, tombstones (empty payloads) removed."""
+        latest: dict[str, Message] = {}
+        for msg in self.log:
+            if msg._key:
+                latest.pop(msg._key, None)
+                if msg._data:
+                    latest[msg._key] = msg
+        return latest
+
+    def superseded(self, msg: Message) -> bool:
+        """Whether compaction would have removed ``msg`` (a later message has the same key)."""
+        key = msg._key
+        return bool(key) and self.last_entry is not None and self.last_entry[key] > msg._id._entry
+
+
+class _Subscription:
+    """A cursor over one topic shared by its consumers, dispatching each message to one of them."""
+
+    __slots__ = ("_cache", "_ring", "_rr", "backlog", "consumer_type", "consumers", "name", "route", "topic")
+
+    def __init__(self, topic: _Topic, name: str, consumer_type: pulsar.ConsumerType, start: int) -> None:
+        self.topic = topic
+        self.name = name
+        self.consumer_type = consumer_type
+        self.consumers: list[MemoryConsumer] = []
+        self.backlog: deque[Message] = deque(topic.log[start:])
+        self._rr = 0
+        self._ring: list[tuple[int, MemoryConsumer]] = []
+        self._cache: dict[str, MemoryConsumer] = {}
+        self.route: Callable[[Message], MemoryConsumer] = self._first
+
+    def deliver(self, msg: Message) -> None:
+        if self.consumers:
+            self.route(msg)._push(msg)
+        else:
+            self.backlog.append(msg)
+
+    def attach(self, consumer: MemoryConsumer) -> None:
+        if self.consumers and self.consumer_type == pulsar.ConsumerType.Exclusive:
+            raise pulsar.ConsumerBusy(f"Exclusive subscription {self.name} already has a consumer")
+        self.consumers.append(consumer)
+        self._rearrange()
+        backlog, self.backlog = self.backlog, deque()
+        for msg in backlog:
+            self.route(msg)._push(msg)
+
+    def detach(self, consumer: MemoryConsumer, unacked: list[Message]) -> None:
+        """Remove ``consumer``; its unacked messages go back, in their original order, to the others."""
+        self.consumers.remove(consumer)
+        self._rearrange()
+        unacked.sort(key=_entry_of)
+        if self.consumers:
+            for msg in unacked:
+                self.route(msg)._push(msg)
+        else:
+            self.backlog = deque(sorted((*unacked, *self.backlog), key=_entry_of))
+
+    def _rearrange(self) -> None:
+        self._cache.clear()
+        kind = self.consumer_type
+        if len(self.consumers) <= 1 or kind in (pulsar.ConsumerType.Failover, pulsar.ConsumerType.Exclusive):
+            self.route = self._first
+        elif kind == pulsar.ConsumerType.Shared:
+            self.route = self._round_robin
+        else:
+            self._ring = sorted(
+                (zlib.crc32(f"{c.name}:{i}".encode()), c) for c in self.consumers for i in range(_RING_POINTS)
+            )
+            self.route = self._by_key
+
+    def _first(self, msg: Message) -> MemoryConsumer:
+        return self.consumers[0]
+
+    def _round_robin(self, msg: Message) -> MemoryConsumer:
+        self._rr = (self._rr + 1) % len(self.consumers)
+        return self.consumers[self._rr]
+
+    def _by_key(self, msg: Message) -> MemoryConsumer:
+        key = msg._key
+        consumer = self._cache.get(key)
+        if consumer is None:
+            point = zlib.crc32(key.encode()) if key else _NON_KEY_HASH
+            index = bisect_left(self._ring, point, key=_point_of) % len(self._ring)
+            consumer = self._cache[key] = self._ring[index][1]
+        return consumer
+
+
+def _entry_of(msg: Message) -> int:
+    return msg._id._entry
+
+
+def _point_of(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+class MemoryProducer:
+    """``pulsar.Producer``: ``send``, ``send_async``, ``flush``, ``close``."""
+
+    __slots__ = ("_client", "_topic")
+
+    def __init__(self, client: MemoryClient, topic: _Topic) -> None:
+        self._client = client
+        self._topic = topic
+
+    def topic(self) -> str:
+        return self._topic.name
+
+    def send(
+        self,
+        content: bytes,
+        properties: dict[str, str] | None = None,
+        partition_key: str | None = None,
+        event_timestamp: int | None = None,
+        **ignored: Any,
+    ) -> MessageId:
+        result, msg_id = self._client._publish(
+            self._topic, content, properties, partition_key, event_timestamp
+        )
+        if result != pulsar.Result.Ok:
+            raise getattr(pulsar, result.name, pulsar.PulsarException)(
+                f"send to {self._topic.name}: {result}"
+            )
+        return msg_id  # type: ignore[return-value]
+
+    def send_async(
+        self,
+        content: bytes,
+        callback: Callback | None,
+        properties: dict[str, str] | None = None,
+        partition_key: str | None = None,
+        event_timestamp: int | None = None,
+        **ignored: Any,
+    ) -> None:
+        result, msg_id = self._client._publish(
+            self._topic, content, properties, partition_key, event_timestamp
+        )
+        if callback is not None:
+            self._client._callbacks.append((callback, result, msg_id))
+
+    def flush(self) -> None:
+        """Everything is stored when sent; callbacks still wait for ``run_callbacks``."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class MemoryConsumer:
+    """``pulsar.Consumer`` over one or more topics, with individual acks and redelivery on close."""
+
+    __slots__ = ("_client", "_closed", "_outstanding", "_queue", "_subscriptions", "name")
+
+    def __init__(self, client: MemoryClient, name: str) -> None:
+        self._client = client
+        self.name = name
+        self._queue: deque[Message] = deque()
+        self._outstanding: dict[int, Message] = {}  # delivered (queued or received), not yet acked
+        self._subscriptions: list[_Subscription] = []
+        self._closed = False
+
+    def _push(self, msg: Message) -> None:
+        self._queue.append(msg)
+        self._outstanding[msg._id._seq] = msg
+
+    def topic(self) -> str:
+        return self._subscriptions[0].topic.name
+
+    def subscription_name(self) -> str:
+        return self._subscriptions[0].name
+
+    def receive(self, timeout_millis: int | None = None) -> Message:
+        """The next message; raises ``pulsar.Timeout`` if none comes within ``timeout_millis``."""
+        try:
+            return self._queue.popleft()
+        except IndexError:
+            if self._closed:
+                raise pulsar.AlreadyClosed("consumer closed") from None
+            if timeout_millis != 0 and self._client._wait(self._queue, timeout_millis):
+                return self._queue.popleft()
+            raise pulsar.Timeout("Pulsar error: TimeOut") from None
+
+    def acknowledge(self, message: Message | MessageId) -> None:
+        if self._closed:
+            raise pulsar.AlreadyClosed("consumer closed")
+        seq = _seq_of(message)
+        if self._outstanding.pop(seq, None) is None:  # delivered to a sibling on the same subscription
+            for sub in self._subscriptions:
+                for other in sub.consumers:
+                    other._outstanding.pop(seq, None)
+
+    def negative_acknowledge(self, message: Message | MessageId) -> None:
+        """Redeliver later: when :meth:`MemoryClient.redeliver_nacked` runs (the nack delay elapsing)."""
+        msg = self._outstanding.pop(_seq_of(message), None)
+        if msg is not None:
+            self._client._nacked.append((self, msg))
+
+    def close(self) -> None:
+        """Disconnect without acking: every unacked message is redelivered, in order (a crash)."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._client._lock:
+            unacked = list(self._outstanding.values())
+            self._outstanding.clear()
+            self._queue.clear()
+            for sub in self._subscriptions:
+                mine = [m._redelivered() for m in unacked if m._topic == sub.topic.name]
+                sub.detach(self, mine)
+
+    def unsubscribe(self) -> None:
+        """Delete the subscription(s) and their backlog."""
+        self._outstanding.clear()
+        self.close()
+        for sub in self._subscriptions:
+            sub.topic.subscriptions.pop(sub.name, None)
+
+
+class MemoryReader:
+    """``pulsar.Reader``: reads a topic from a position, without a subscription."""
+
+    __slots__ = ("_client", "_compacted", "_next", "_topic")
+
+    def __init__(self, client: MemoryClient, topic: _Topic, start: int, compacted: bool) -> None:
+        self._client = client
+        self._topic = topic
+        self._next = start
+        self._compacted = compacted
+
+    def _skip_compacted(self) -> None:
+        log = self._topic.log
+        while self._next < len(log) and self._topic.superseded(log[self._next]):
+            self._next += 1
+
+    def has_message_available(self) -> bool:
+        if self._compacted:
+            self._skip_compacted()
+        return self._next < len(self._topic.log)
+
+    def read_next(self, timeout_millis: int | None = None) -> Message:
+        if not self.has_message_available() and not (
+            timeout_millis != 0 and self._client._wait_for(self.has_message_available, timeout_millis)
+        ):
+            raise pulsar.Timeout("Pulsar error: TimeOut")
+        msg = self._topic.log[self._next]
+        self._next += 1
+        return msg
+
+    def topic(self) -> str:
+        return self._topic.name
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class MemoryTableView:
+    """``pulsar.TableView``: the latest value of every key of a topic, updated asynchronously."""
+
+    __slots__ = ("_client", "_data", "_listeners", "_topic")
+
+    def __init__(self, client: MemoryClient, topic: _Topic) -> None:
+        self._client = client
+        self._topic = topic
+        self._data = {key: msg._data for key, msg in topic.latest_by_key().items()}
+        self._listeners: list[Callable[[str, Any], None]] = []
+
+    def _apply(self, msg: Message) -> None:
+        if not msg._key:
+            return
+        if msg._data:
+            self._data[msg._key] = msg._data
+        else:
+            self._data.pop(msg._key, None)
+        for listener in self._listeners:
+            listener(msg._key, msg._data)
+
+    def get(self, key: str) -> bytes | None:
+        return self._data.get(key)
+
+    def for_each(self, callback: Callable[[str, Any], None]) -> None:
+        for key, value in list(self._data.items()):
+            callback(key, value)
+
+    def for_each_and_listen(self, callback: Callable[[str, Any], None]) -> None:
+        self.for_each(callback)
+        self._listeners.append(callback)
+
+    def close(self) -> None:
+        if self in self._topic.views:
+            self._topic.views.remove(self)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class MemoryClient:
+    """The subset of ``pulsar.Client`` streamloop uses, in memory, plus test controls.
+
+    Test controls: :meth:`run_callbacks`, :meth:`fail_sends`, :meth:`set_compacted`,
+    :meth:`redeliver_nacked`, :meth:`messages` and :meth:`unacked`.
+    """
+
+    def __init__(self) -> None:
+        self._topics: dict[str, _Topic] = {}
+        self._callbacks: deque[tuple[Callable[[Any, Any], None], Any, Any]] = deque()  # (fn, arg, arg)
+        self._failures: dict[str, deque[pulsar.Result]] = {}
+        self._nacked: list[tuple[MemoryConsumer, Message]] = []
+        self._seq = 0
+        self._consumer_count = 0
+        self._lock = threading.RLock()
+        self._arrived = threading.Condition(self._lock)
+        self._waiting = 0
+
+    # -- pulsar.Client -------------------------------------------------------------------------------
+    def create_producer(self, topic: str, **ignored: Any) -> MemoryProducer:
+        return MemoryProducer(self, self.topic(topic))
+
+    def subscribe(
+        self,
+        topic: str | Iterable[str],
+        subscription_name: str,
+        consumer_type: pulsar.ConsumerType = pulsar.ConsumerType.Exclusive,
+        initial_position: pulsar.InitialPosition = pulsar.InitialPosition.Latest,
+        consumer_name: str | None = None,
+        **ignored: Any,
+    ) -> MemoryConsumer:
+        names = [topic] if isinstance(topic, str) else list(topic)
+        with self._lock:
+            self._consumer_count += 1
+            consumer = MemoryConsumer(self, consumer_name or f"consumer-{self._consumer_count}")
+            for name in names:
+                t = self.topic(name)
+                sub = t.subscriptions.get(subscription_name)
+                if sub is None:
+                    start = 0 if initial_position == pulsar.InitialPosition.Earliest else len(t.log)
+                    sub = t.subscriptions[subscription_name] = _Subscription(
+                        t, subscription_name, consumer_type, start
+                    )
+                elif sub.consumer_type != consumer_type and sub.consumers:
+                    raise pulsar.ConsumerBusy(f"subscription {subscription_name} has another consumer type")
+                sub.consumer_type = consumer_type
+                sub.attach(consumer)
+                consumer._subscriptions.append(sub)
+        return consumer
+
+    def create_reader(
+        self, topic: str, start_message_id: Any, is_read_compacted: bool = False, **ignored: Any
+    ) -> MemoryReader:
+        t = self.topic(topic)
+        if start_message_id.ledger_id() < 0:
+            start = 0
+        elif start_message_id.ledger_id() == _LATEST_LEDGER:
+            start = len(t.log)
+        else:
+            start = start_message_id.entry_id() + 1
+        return MemoryReader(self, t, start, is_read_compacted and t.compacted)
+
+    def create_table_view(self, topic: str, subscription_name: str | None = None, **ignored: Any):
+        t = self.topic(topic)
+        view = MemoryTableView(self, t)
+        t.views.append(view)
+        return view
+
+    def close(self) -> None:
+        """Nothing to release; pending callbacks are dropped like a closing client's."""
+        self._callbacks.clear()
+
+    # -- test controls -------------------------------------------------------------------------------
+    def topic(self, name: str) -> _Topic:
+        """The topic named ``name`` (short names are in ``public/default``), created on first use."""
+        full = qualify(name)
+        t = self._topics.get(full)
+        if t is None:
+            t = self._topics[full] = _Topic(full, len(self._topics))
+        return t
+
+    def set_compacted(self, topic: str, compacted: bool = True) -> None:
+        """Mark ``topic`` compacted: compacted readers see only the latest value of each key."""
+        self.topic(topic).compact(compacted)
+
+    def fail_sends(self, topic: str, n: int = 1, result: pulsar.Result = pulsar.Result.Timeout) -> None:
+        """Make the next ``n`` sends to ``topic`` fail with ``result`` (nothing is stored)."""
+        self._failures.setdefault(qualify(topic), deque()).extend([result] * n)
+
+    def run_callbacks(self) -> int:
+        """Run queued send callbacks and TableView updates (and the ones they cause); return the count."""
+        done = 0
+        callbacks = self._callbacks
+        while callbacks:
+            callback, first, second = callbacks.popleft()
+            callback(first, second)
+            done += 1
+        return done
+
+    def redeliver_nacked(self) -> int:
+        """Redeliver negatively acknowledged messages (as when the nack delay has passed)."""
+        nacked, self._nacked = self._nacked, []
+        with self._lock:
+            for consumer, msg in nacked:
+                again = msg._redelivered()
+                if consumer._closed:  # already handed back on close
+                    continue
+                consumer._push(again)
+        return len(nacked)
+
+    def messages(self, topic: str) -> list[Message]:
+        """Every message stored on ``topic``, in order."""
+        return list(self.topic(topic).log)
+
+    def unacked(self, topic: str, subscription_name: str) -> list[MessageId]:
+        """Ids of a subscription's messages not yet acked (undelivered, delivered or nacked), in order."""
+        sub = self.topic(topic).subscriptions.get(subscription_name)
+        if sub is None:
+            return []
+        name = sub.topic.name
+        pending = [*sub.backlog, *(m for c in sub.consumers for m in c._outstanding.values())]
+        pending += [m for c, m in self._nacked if sub in c._subscriptions]
+        return [m._id for m in sorted(pending, key=_entry_of) if m._topic == name]
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _publish(
+        self,
+        t: _Topic,
+        content: bytes,
+        properties: dict[str, str] | None,
+        key: str | None,
+        event_timestamp: int | None,
+    ) -> tuple[pulsar.Result, MessageId | None]:
+        if type(content) is not bytes:
+            if not isinstance(content, (bytearray, memoryview)):
+                raise TypeError(f"expected bytes, got {type(content).__name__}")
+            content = bytes(content)
+        if self._failures:
+            failures = self._failures.get(t.name)
+            if failures:
+                return failures.popleft(), None
+        with self._lock:
+            self._seq += 1
+            msg_id = MessageId(t.ledger, len(t.log), self._seq)
+            msg = Message(
+                content,
+                key or "",
+                dict(properties) if properties else {},
+                event_timestamp or 0,
+                int(time.time() * 1000),
+                msg_id,
+                t.name,
+            )
+            t.log.append(msg)
+            if t.last_entry is not None and msg._key:
+                t.last_entry[msg._key] = msg_id._entry
+            for sub in t.subscriptions.values():
+                sub.deliver(msg)
+            for view in t.views:
+                self._callbacks.append((_apply_view, view, msg))
+            if self._waiting:
+                self._arrived.notify_all()
+        return pulsar.Result.Ok, msg_id
+
+    def _wait(self, queue: deque[Message], timeout_millis: int | None) -> bool:
+        return self._wait_for(lambda: bool(queue), timeout_millis)
+
+    def _wait_for(self, ready: Callable[[], bool], timeout_millis: int | None) -> bool:
+        """Block until ``ready()`` (another thread sends), for at most ``timeout_millis``."""
+        with self._arrived:
+            self._waiting += 1
+            try:
+                timeout = None if timeout_millis is None else timeout_millis / 1000
+                return self._arrived.wait_for(ready, timeout)
+            finally:
+                self._waiting -= 1
+
+
+def _apply_view(view: MemoryTableView, msg: Message) -> None:
+    view._apply(msg)

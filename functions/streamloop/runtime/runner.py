@@ -1,0 +1,163 @@
+"""The runner: the same function classes and YAML files, in one process, on either transport.
+
+Embedded (the default, a :class:`MemoryClient`): :meth:`Runner.pump` drives every instance in file
+order, one message at a time, running the client's callbacks after each ``process``, until nothing is
+left — deterministic and single-threaded. Broker mode (a ``pulsar.Client``): :meth:`Runner.run` gives
+each instance a thread doing receive → process, like Pulsar's instance. Both use the same instances.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from streamloop.config import ConfigError, FunctionFile
+from streamloop.runtime.context import UserMetrics, clear_text_secret
+from streamloop.runtime.definition import FunctionDefinition, define
+from streamloop.runtime.instance import FunctionInstance
+from streamloop.runtime.memory import MemoryClient
+from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore, StateStore
+
+log = logging.getLogger("streamloop.runtime")
+
+COMPACTED_TOPICS = ("models",)
+POLL_MILLIS = 100
+
+
+class Runner:
+    """Instances of every function, their state stores and metrics, on one client."""
+
+    def __init__(
+        self,
+        definitions: Sequence[FunctionDefinition],
+        client: Any = None,
+        *,
+        state_dir: str | Path | None = None,
+        compacted_topics: Iterable[str] = COMPACTED_TOPICS,
+        secrets_provider: Any = clear_text_secret,
+        keep_metric_values: bool = False,
+    ) -> None:
+        self.client = client if client is not None else MemoryClient()
+        if isinstance(self.client, MemoryClient):
+            for name in compacted_topics:
+                self.client.set_compacted(name)
+        self.definitions = {d.name: d for d in definitions}
+        if len(self.definitions) != len(definitions):
+            raise ValueError(f"two functions with the same name in {[d.source for d in definitions]}")
+        self.state: dict[str, StateStore] = {
+            d.name: DirectoryStateStore(Path(state_dir) / f"{d.spec.tenant}_{d.spec.namespace}" / d.name)
+            if state_dir is not None
+            else MemoryStateStore()
+            for d in definitions
+        }
+        self.metrics = {d.name: UserMetrics(keep_values=keep_metric_values) for d in definitions}
+        self._secrets_provider = secrets_provider
+        self.instances: list[FunctionInstance] = [
+            self._start(d, i) for d in definitions for i in range(d.parallelism)
+        ]
+        self._run_callbacks = getattr(self.client, "run_callbacks", None)
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    @classmethod
+    def from_files(
+        cls,
+        paths: Iterable[str | Path],
+        client: Any = None,
+        user_config: Mapping[str, Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> Runner:
+        """Load and check every FunctionConfig YAML (``user_config`` overrides per function name)."""
+        overrides = dict(user_config or {})
+        files, definitions, problems = [], [], []
+        for path in paths:
+            try:
+                files.append(FunctionFile.load(path))
+            except ConfigError as error:
+                problems += error.problems
+        unknown = set(overrides) - {f.name for f in files}
+        if unknown:
+            raise ValueError(f"user_config overrides for unknown functions: {sorted(unknown)}")
+        for file in files:
+            try:
+                definitions.append(define(file, overrides.get(file.name)))
+            except ConfigError as error:
+                problems += error.problems
+        if problems:
+            raise ConfigError(problems)
+        return cls(definitions, client, **options)
+
+    def _start(self, definition: FunctionDefinition, instance_id: int) -> FunctionInstance:
+        return FunctionInstance(
+            definition,
+            instance_id,
+            self.client,
+            self.state[definition.name],
+            self.metrics[definition.name],
+            self._secrets_provider,
+        )
+
+    # -- embedded: one deterministic thread ----------------------------------------------------------
+    def pump(self) -> int:
+        """Process every available message, instance by instance in file order; return how many."""
+        run_callbacks = self._run_callbacks
+        total = 0
+        while True:
+            done = run_callbacks() if run_callbacks else 0
+            for instance in self.instances:
+                while instance.process_next(0):
+                    total += 1
+                    done += 1
+                    if run_callbacks:
+                        run_callbacks()
+            if not done:
+                return total
+
+    def restart(self, function_name: str, instance: int | None = None) -> None:
+        """Crash instance(s) of a function (nothing acked) and start new ones on the same state."""
+        definition = self.definitions[function_name]
+        for position, old in enumerate(self.instances):
+            if old.definition is definition and instance in (None, old.instance_id):
+                old.crash()
+                self.instances[position] = self._start(definition, old.instance_id)
+
+    # -- broker mode: a thread per instance ----------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Run every instance on its own thread until ``stop`` is set (or :meth:`stop` is called)."""
+        stop = stop or self._stopping
+        self._threads = [
+            threading.Thread(
+                target=self._serve, args=(instance, stop), name=f"{instance.definition.name}-{i}"
+            )
+            for i, instance in enumerate(self.instances)
+        ]
+        for thread in self._threads:
+            thread.start()
+        stop.wait()
+        self.stop()
+
+    def _serve(self, instance: FunctionInstance, stop: threading.Event) -> None:
+        run_callbacks = self._run_callbacks
+        while not (stop.is_set() or self._stopping.is_set()):
+            if instance.process_next(POLL_MILLIS) and run_callbacks:
+                run_callbacks()
+
+    def stop(self) -> None:
+        """Stop the threads (if running) and close every consumer; unacked inputs stay for the next run."""
+        self._stopping.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+        self._threads = []
+        for instance in self.instances:
+            instance.crash()
+
+    def instance(self, function_name: str, instance_id: int = 0) -> FunctionInstance:
+        """The running instance ``instance_id`` of a function."""
+        for candidate in self.instances:
+            if candidate.definition.name == function_name and candidate.instance_id == instance_id:
+                return candidate
+        raise KeyError(f"{function_name}/{instance_id}")

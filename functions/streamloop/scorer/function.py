@@ -1,0 +1,99 @@
+"""The scorer: features in, one prediction per event out, with the model hot-swapped from ``models``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import Field
+
+from streamloop.codec import BadMessage, decode_object, encode, require_features, require_id
+from streamloop.config import UserConfig, topic
+from streamloop.function import Delivery, StreamFunction
+from streamloop.scorer.model import ModelRejected, OnnxModel
+
+log = logging.getLogger("streamloop.scorer")
+
+
+class ScorerConfig(UserConfig):
+    model_name: str = "default"
+    """Key of the model to serve on the models topic."""
+    models_topic: str = topic("models")
+    max_model_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    """Models larger than this are rejected before they are parsed."""
+    expected_features: list[str] | None = None
+    """If set, a model whose feature_names are not all in this list is rejected."""
+
+
+class ScorerFunction(StreamFunction[ScorerConfig]):
+    """Scores each features record with the serving ONNX model.
+
+    Every event yields exactly one prediction: before any model is published it carries
+    ``"model": null`` (so labels can still be joined and the learner can start), afterwards the
+    ``name:version`` of the model that made it. New models arrive through a TableView on the
+    compacted ``models`` topic; each is validated (:meth:`OnnxModel.load`) before one reference
+    assignment swaps it in, and a rejected model is reported on ``metrics`` while the old one serves on.
+    """
+
+    Config = ScorerConfig
+    role = "scorer"
+
+    def setup(self, context: Any) -> None:
+        self.model: OnnxModel | None = None
+        self._last_x: dict[str, float] | None = None
+        self._table = context.get_pulsar_client().create_table_view(self.config.models_topic)
+        self._table.for_each_and_listen(self._on_model)
+
+    def _on_model(self, name: str, payload: Any) -> None:
+        """TableView listener: validate, then swap (runs on the client's listener thread)."""
+        config = self.config
+        if name != config.model_name or payload is None:
+            return
+        data = bytes(payload)
+        try:
+            model = OnnxModel.load(
+                data,
+                name,
+                max_bytes=config.max_model_bytes,
+                probe=self._last_x,
+                expected_features=config.expected_features,
+            )
+        except ModelRejected as error:
+            serving = self.model.label if self.model else None
+            log.warning("rejected model %s (%d bytes): %s; still serving %s", name, len(data), error, serving)
+            self.record("models_rejected", 1)
+            self.metric_event(
+                name, {"event": "rejection", "model": name, "reason": str(error), "serving": serving}
+            )
+            return
+        if self.model is not None and self.model.version == model.version:
+            return
+        self.model = model  # one reference assignment: process() sees the old or the new model, never half
+        log.info("serving model %s", model.label)
+        self.record("models_loaded", 1)
+
+    def on_message(self, delivery: Delivery, context: Any) -> None:
+        record = decode_object(delivery.payload)
+        event_id = require_id(record)
+        x = require_features(record)
+        model = self.model
+        if model is None:
+            y_pred, proba, label = None, None, None
+        else:
+            prediction = model.predict(x)
+            y_pred, proba, label = prediction.y_pred, prediction.proba, model.label
+        self._last_x = x
+        ts = record.get("ts")
+        if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float))):
+            raise BadMessage(f"ts: expected epoch seconds, got {type(ts).__name__}")
+        out = {
+            "id": event_id,
+            "key": record.get("key"),
+            "ts": ts,
+            "x": x,
+            "model": label,
+            "y_pred": y_pred,
+            "proba": proba,
+        }
+        self.publish(self.context.get_output_topic(), encode(out), key=event_id, acks=(delivery,))
+
