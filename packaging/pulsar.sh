@@ -36,7 +36,9 @@ url_port() { # url_port URL -> the port number at the end of URL
 }
 BROKER_PORT="$(url_port "$PULSAR_SERVICE_URL")"
 WEB_PORT="$(url_port "$PULSAR_ADMIN_URL")"
-# ZooKeeper, bookie, stream storage (state), and the worker port standalone opens.
+# ZooKeeper, bookie and stream storage (state). In 4.0.8's ZooKeeper-mode standalone, ZooKeeper and stream
+# storage bind every interface whatever the config says (LocalBookkeeperEnsemble/GrpcServer use
+# new InetSocketAddress(port) and ServerBuilder.forPort(port)); firewall 2181 and 4181 on shared networks.
 AUX_PORTS=(2181 3181 4181)
 
 log() { echo "pulsar.sh: $*" >&2; }
@@ -121,6 +123,8 @@ write_conf() { # copies of the stock config, bound to 127.0.0.1, data and downlo
     -e "s|^brokerServicePort=.*|brokerServicePort=$BROKER_PORT|" \
     -e "s|^webServicePort=.*|webServicePort=$WEB_PORT|" \
     "$home/conf/standalone.conf" >"$RUN/conf/standalone.conf"
+  # The bookie binds to its advertised address (127.0.0.1) only when a listening interface is set.
+  echo "listeningInterface=lo" >>"$RUN/conf/standalone.conf"
   sed -E \
     -e "s|^workerHostname:.*|workerHostname: 127.0.0.1|" \
     -e "s|^pulsarServiceUrl:.*|pulsarServiceUrl: pulsar://127.0.0.1:$BROKER_PORT|" \

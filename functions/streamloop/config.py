@@ -168,7 +168,9 @@ class FunctionFile:
         for name in self.inputs:
             if not name.startswith(("persistent://", "non-persistent://")):
                 problems.append(
-                    Problem(src, f"inputs[{name}]", "expected a fully qualified topic (needed by context.ack)")
+                    Problem(
+                        src, f"inputs[{name}]", "expected a fully qualified topic (needed by context.ack)"
+                    )
                 )
             if self.input_serde(name) != "streamloop.codec.RawBytes":
                 problems.append(

@@ -99,7 +99,9 @@ def run_demo(
         if progress and kind == "e" and int(record["id"][1:]) % step == 0:
             print(f"  … {int(record['id'][1:]):>7}/{n} events", flush=True)
 
-    replay(runner.client, (e for e, _ in pairs), (lbl for _, lbl in pairs), label_delay=label_delay, on_sent=pump)
+    replay(
+        runner.client, (e for e, _ in pairs), (lbl for _, lbl in pairs), label_delay=label_delay, on_sent=pump
+    )
     runner.pump()
     client = runner.client
     predictions = {}

@@ -189,5 +189,3 @@ def _as_bytes(value: Any) -> bytes:
     raise BadMessage(
         f"payload: got {type(value).__name__}; set inputSpecs.<topic>.serdeClassName to streamloop.codec.RawBytes"
     )
-
-

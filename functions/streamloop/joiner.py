@@ -126,7 +126,13 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
                 self.record(f"expired_{side}s", len(expired))
                 self.metric_event(
                     side,
-                    {"event": "expired", "side": side, "n": len(ids), "ids": ids, "watermark": self.watermark},
+                    {
+                        "event": "expired",
+                        "side": side,
+                        "n": len(ids),
+                        "ids": ids,
+                        "watermark": self.watermark,
+                    },
                     acks=[p.delivery for p in expired],
                 )
                 for item in expired:

@@ -85,5 +85,3 @@ def replay(
     if failures:
         raise RuntimeError(f"replay: {len(failures)} sends failed, first: {failures[0]}")
     return counts
-
-

@@ -106,6 +106,7 @@ class FunctionHarness:
         self.name: str = definition.name
         self.client = MemoryClient()
         self.runner = Runner([definition], self.client, keep_metric_values=True)
+        self.runner.start()
         self.logs: list[str] = []
         self._producers: dict[str, MemoryProducer] = {}
 

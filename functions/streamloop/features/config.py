@@ -10,10 +10,10 @@
 >>> parse_user_config(FeaturesConfig, {"features": [
 ...     {"name": "a", "kind": "numeric", "field": "a"},
 ...     {"name": "n", "kind": "window", "agg": "count", "window": 0},
-... ]}, source="features.yaml")
+... ]}, source="f.yaml")
 Traceback (most recent call last):
 ...
-streamloop.config.ConfigError: features.yaml: userConfig.features[1].window: Input should be greater than 0 (got 0)
+streamloop.config.ConfigError: f.yaml: userConfig.features[1].window: Input should be greater than 0 (got 0)
 """
 
 from __future__ import annotations

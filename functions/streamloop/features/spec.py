@@ -8,12 +8,11 @@ it emits for **every** record (dense, in this order), so a downstream ONNX model
 ['channel=web', 'channel=app']
 >>> parse_spec({"name": "n", "kind": "window", "agg": "count", "window": 3600}).feature_names
 ['n']
->>> parse_spec({"name": "n", "kind": "window", "agg": "mean", "window": 3600})
-Traceback (most recent call last):
-...
-pydantic_core._pydantic_core.ValidationError: 1 validation error for WindowFeature
-field
-  required for agg 'mean' [type=value_error, input_value=None, input_type=NoneType]
+>>> try:
+...     parse_spec({"name": "n", "kind": "window", "agg": "mean", "window": 3600})
+... except ValidationError as error:
+...     print(error.errors()[0]["loc"], error.errors()[0]["msg"])
+('field',) required for agg 'mean'
 """
 
 from __future__ import annotations

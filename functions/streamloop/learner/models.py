@@ -52,12 +52,19 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from river import compose, drift, linear_model, metrics, optim, preprocessing
-from river.utils.inspect import isclassifier
+from river import base, compose, drift, linear_model, metrics, optim, preprocessing
 
 Kind = Literal["step", "component", "drift", "metric"]
 Task = Literal["classification", "regression"]
@@ -91,10 +98,22 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
     **_entries("metric", "metrics", metrics, "MAE MSE RMSE R2"),
 }
 
-def _error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
+
+def config_error(loc: tuple[str | int, ...], message: str, value: Any) -> ValidationError:
     """A validation error at ``loc`` (relative to the model being validated)."""
     detail = InitErrorDetails(type=PydanticCustomError("river", message), loc=loc, input=value)
     return ValidationError.from_exception_data("river", [detail])
+
+
+def _param_value(value: Any) -> Any:
+    """A constructor argument: a plain scalar, or a nested configured object."""
+    if isinstance(value, dict):
+        return RiverObject.model_validate(value)
+    if value is None or isinstance(value, (bool, int, float, str, RiverObject)):
+        return value
+    raise ValueError(
+        f"expected a number, string, boolean, null or {{class, params}}, got {type(value).__name__}"
+    )
 
 
 class RiverObject(BaseModel):
@@ -113,7 +132,7 @@ class RiverObject(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     class_: str = Field(alias="class")
-    params: dict[str, bool | int | float | str | RiverObject | None] = Field(default_factory=dict)
+    params: dict[str, Annotated[Any, AfterValidator(_param_value)]] = Field(default_factory=dict)
 
     @property
     def kind(self) -> Kind:
@@ -129,15 +148,19 @@ class RiverObject(BaseModel):
     @model_validator(mode="after")
     def _buildable(self) -> RiverObject:
         river_class = ALLOWED[self.class_][0]
-        accepted = [p for p in inspect.signature(river_class).parameters if p not in ("self", "args", "kwargs")]
+        accepted = [
+            p for p in inspect.signature(river_class).parameters if p not in ("self", "args", "kwargs")
+        ]
         for name, value in self.params.items():
             if name not in accepted:
                 expected = ", ".join(accepted) or "(none)"
-                raise _error(
-                    ("params", name), f"unknown parameter of {self.class_}; expected one of: {expected}", value
+                raise config_error(
+                    ("params", name),
+                    f"unknown parameter of {self.class_}; expected one of: {expected}",
+                    value,
                 )
             if isinstance(value, RiverObject) and value.kind != "component":
-                raise _error(
+                raise config_error(
                     ("params", name, "class"),
                     f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*, optim.initializers.*"
                     " or optim.losses.* expected)",
@@ -146,7 +169,9 @@ class RiverObject(BaseModel):
         try:
             self.build()
         except Exception as error:  # river's own argument checks
-            raise _error(("params",), f"{self.class_} rejected its parameters: {error}", self.params) from None
+            raise config_error(
+                ("params",), f"{self.class_} rejected its parameters: {error}", self.params
+            ) from None
         return self
 
     def build(self) -> Any:
@@ -158,7 +183,9 @@ class RiverObject(BaseModel):
         """Raise a validation error at ``loc`` unless this object fits a slot of ``kind``."""
         if self.kind != kind:
             allowed = ", ".join(name for name, (_, k) in ALLOWED.items() if k == kind)
-            raise _error((*loc, "class"), f"{self.class_} does not fit here; expected one of: {allowed}", self.class_)
+            raise config_error(
+                (*loc, "class"), f"{self.class_} does not fit here; expected one of: {allowed}", self.class_
+            )
 
 
 class ModelSpec(BaseModel):
@@ -181,13 +208,17 @@ class ModelSpec(BaseModel):
             loc: tuple[str | int, ...] = ("steps", error.step, "class")
             if error.param:
                 loc = ("steps", error.step, "params", error.param)
-            raise _error(loc, str(error), self.steps[error.step].class_) from None
+            raise config_error(loc, str(error), self.steps[error.step].class_) from None
         try:  # a probe example catches parameters river accepts but cannot learn with
             probe = {"probe": 1.0}
             model.learn_one(probe, True if model_task(model) == "classification" else 1.0)
             model.predict_one(probe)
         except Exception as error:
-            raise _error(("steps",), f"the pipeline fails on a probe example: {error!r}", "") from None
+            raise config_error(
+                ("steps",),
+                f"the pipeline fails on a probe example: {error!r}",
+                [s.class_ for s in self.steps],
+            ) from None
         return self
 
 
@@ -202,7 +233,8 @@ def model_task(model: Any) -> Task:
     >>> model_task(linear_model.LinearRegression())
     'regression'
     """
-    return "classification" if isclassifier(model) else "regression"
+    last = list(model.steps.values())[-1] if isinstance(model, compose.Pipeline) else model
+    return "classification" if isinstance(last, base.Classifier) else "regression"
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ class FunctionDefinition:
     initial_position: pulsar.InitialPosition = pulsar.InitialPosition.Latest
     input_serdes: Mapping[str, str] = field(default_factory=dict)  # fully qualified topic -> SerDe
     consumer_options: Mapping[str, Any] = field(default_factory=dict)
+    config: UserConfig | None = None  # the validated userConfig, when the class declares ``Config``
 
     @property
     def name(self) -> str:
@@ -56,6 +57,35 @@ def resolve_class(class_name: str, source: str) -> type:
     return value
 
 
+def check_function_file(
+    file: FunctionFile,
+    user_config: Mapping[str, Any] | None = None,
+    function_class: type | None = None,
+) -> list[Problem]:
+    """Every problem of ``file``: FunctionConfig keys, ``className`` and ``userConfig`` (with overrides)."""
+    return _check(file, user_config, function_class)[0]
+
+
+def _check(
+    file: FunctionFile, user_config: Mapping[str, Any] | None, function_class: type | None
+) -> tuple[list[Problem], type | None, UserConfig | None]:
+    source = str(file.path)
+    problems = file.check()
+    if function_class is None and file.config.get("className"):
+        try:
+            function_class = resolve_class(str(file.config["className"]), source)
+        except ConfigError as error:
+            problems += error.problems
+    config = None
+    schema = getattr(function_class, "Config", None)
+    if isinstance(schema, type) and issubclass(schema, UserConfig):
+        try:
+            config = parse_user_config(schema, {**file.user_config, **(user_config or {})}, source=source)
+        except ConfigError as error:
+            problems += error.problems
+    return problems, function_class, config
+
+
 def define(
     file: FunctionFile,
     user_config: Mapping[str, Any] | None = None,
@@ -67,23 +97,11 @@ def define(
     ``function_class`` skips resolving ``className`` (the test harness passes the class itself).
     Raises :class:`ConfigError` listing every problem, each naming the file and the key.
     """
-    source = str(file.path)
-    problems = file.check()
-    if function_class is None and file.config.get("className"):
-        try:
-            function_class = resolve_class(str(file.config["className"]), source)
-        except ConfigError as error:
-            problems += error.problems
-    merged = {**file.user_config, **(user_config or {})}
-    schema = getattr(function_class, "Config", None)
-    if isinstance(schema, type) and issubclass(schema, UserConfig):
-        try:
-            parse_user_config(schema, merged, source=source)
-        except ConfigError as error:
-            problems += error.problems
+    problems, function_class, config = _check(file, user_config, function_class)
     if problems:
         raise ConfigError(problems)
     assert function_class is not None
+    merged = {**file.user_config, **(user_config or {})}
 
     c = file.config
     spec = FunctionSpec(
@@ -107,11 +125,12 @@ def define(
     return FunctionDefinition(
         function_class=function_class,
         spec=spec,
-        source=source,
+        source=str(file.path),
         parallelism=file.parallelism,
         subscription=str(c.get("subName") or "").strip() or spec.fqfn,
         consumer_type=consumer_type,
         initial_position=pulsar.InitialPosition.Earliest if earliest else pulsar.InitialPosition.Latest,
         input_serdes={qualify(t): file.input_serde(t) or DEFAULT_SERDE for t in file.inputs},
         consumer_options=options,
+        config=config,
     )

@@ -18,6 +18,7 @@ from streamloop.runtime.definition import DEFAULT_SERDE, FunctionDefinition
 from streamloop.runtime.state import StateStore
 
 log = logging.getLogger("streamloop.runtime")
+_OK = pulsar.Result.Ok
 
 
 class FunctionInstance:
@@ -97,7 +98,7 @@ class FunctionInstance:
         producer.send_async(bytes(serde.serialize(result)), self._result_sent, properties=properties)
 
     def _result_sent(self, result: Any, message_id: Any) -> None:
-        if result != pulsar.Result.Ok:
+        if result is not _OK and result != _OK:  # `is` first: comparing enums costs µs
             log.error(
                 "%s: failed to publish the result to %s: %s",
                 self.definition.name,

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable
+from hashlib import blake2b
 from typing import Any
 
 import pulsar
@@ -38,9 +38,17 @@ import pulsar
 from streamloop.config import topic as qualify
 
 Callback = Callable[[pulsar.Result, "MessageId"], None]
+_OK = pulsar.Result.Ok
 _LATEST_LEDGER = pulsar.MessageId.latest.ledger_id()
 _RING_POINTS = 100  # points per consumer on the Key_Shared hash ring, as the broker's default
-_NON_KEY_HASH = zlib.crc32(b"NON_KEY")
+
+
+def _hash(text: str) -> int:
+    """A stable 32-bit hash (the broker uses Murmur3; Python's ``hash()`` changes per process)."""
+    return int.from_bytes(blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+_NON_KEY_HASH = _hash("NON_KEY")
 
 
 class MessageId:
@@ -193,75 +201,85 @@ class _Topic:
 
 
 class _Subscription:
-    """A cursor over one topic shared by its consumers, dispatching each message to one of them."""
+    """A cursor over one topic shared by its consumers; ``dispatch`` hands each message to one of them."""
 
-    __slots__ = ("_cache", "_ring", "_rr", "backlog", "consumer_type", "consumers", "name", "route", "topic")
+    __slots__ = (
+        "_cache",
+        "_ring",
+        "_rr",
+        "backlog",
+        "consumer_type",
+        "consumers",
+        "dispatch",
+        "name",
+        "topic",
+    )
 
     def __init__(self, topic: _Topic, name: str, consumer_type: pulsar.ConsumerType, start: int) -> None:
         self.topic = topic
         self.name = name
         self.consumer_type = consumer_type
         self.consumers: list[MemoryConsumer] = []
-        self.backlog: deque[Message] = deque(topic.log[start:])
+        self.backlog: deque[Message] = deque(topic.log[start:])  # kept while no consumer is attached
         self._rr = 0
         self._ring: list[tuple[int, MemoryConsumer]] = []
         self._cache: dict[str, MemoryConsumer] = {}
-        self.route: Callable[[Message], MemoryConsumer] = self._first
-
-    def deliver(self, msg: Message) -> None:
-        if self.consumers:
-            self.route(msg)._push(msg)
-        else:
-            self.backlog.append(msg)
+        self.dispatch: Callable[[Message], None] = self.backlog.append
 
     def attach(self, consumer: MemoryConsumer) -> None:
         if self.consumers and self.consumer_type == pulsar.ConsumerType.Exclusive:
             raise pulsar.ConsumerBusy(f"Exclusive subscription {self.name} already has a consumer")
         self.consumers.append(consumer)
         self._rearrange()
-        backlog, self.backlog = self.backlog, deque()
-        for msg in backlog:
-            self.route(msg)._push(msg)
+        waiting = list(self.backlog)
+        self.backlog.clear()
+        for msg in waiting:
+            self.dispatch(msg)
 
     def detach(self, consumer: MemoryConsumer, unacked: list[Message]) -> None:
         """Remove ``consumer``; its unacked messages go back, in their original order, to the others."""
         self.consumers.remove(consumer)
         self._rearrange()
-        unacked.sort(key=_entry_of)
         if self.consumers:
-            for msg in unacked:
-                self.route(msg)._push(msg)
+            for msg in sorted(unacked, key=_entry_of):
+                self.dispatch(msg)
         else:
-            self.backlog = deque(sorted((*unacked, *self.backlog), key=_entry_of))
+            waiting = sorted((*unacked, *self.backlog), key=_entry_of)
+            self.backlog.clear()
+            self.backlog.extend(waiting)
 
     def _rearrange(self) -> None:
+        """Choose the dispatch rule for the consumers now connected (a push straight into a queue if one)."""
         self._cache.clear()
         kind = self.consumer_type
-        if len(self.consumers) <= 1 or kind in (pulsar.ConsumerType.Failover, pulsar.ConsumerType.Exclusive):
-            self.route = self._first
+        if not self.consumers:
+            self.dispatch = self.backlog.append
+        elif len(self.consumers) == 1 or kind in (
+            pulsar.ConsumerType.Failover,
+            pulsar.ConsumerType.Exclusive,
+        ):
+            self.dispatch = self.consumers[0]._push
         elif kind == pulsar.ConsumerType.Shared:
-            self.route = self._round_robin
+            self.dispatch = self._round_robin
         else:
             self._ring = sorted(
-                (zlib.crc32(f"{c.name}:{i}".encode()), c) for c in self.consumers for i in range(_RING_POINTS)
+                (_hash(f"{c.name}:{i}"), c) for c in self.consumers for i in range(_RING_POINTS)
             )
-            self.route = self._by_key
+            self.dispatch = self._by_key
 
-    def _first(self, msg: Message) -> MemoryConsumer:
-        return self.consumers[0]
+    def _round_robin(self, msg: Message) -> None:
+        consumers = self.consumers
+        self._rr = (self._rr + 1) % len(consumers)
+        consumers[self._rr - 1]._push(msg)
 
-    def _round_robin(self, msg: Message) -> MemoryConsumer:
-        self._rr = (self._rr + 1) % len(self.consumers)
-        return self.consumers[self._rr]
-
-    def _by_key(self, msg: Message) -> MemoryConsumer:
+    def _by_key(self, msg: Message) -> None:
         key = msg._key
         consumer = self._cache.get(key)
         if consumer is None:
-            point = zlib.crc32(key.encode()) if key else _NON_KEY_HASH
+            point = _hash(key) if key else _NON_KEY_HASH
             index = bisect_left(self._ring, point, key=_point_of) % len(self._ring)
             consumer = self._cache[key] = self._ring[index][1]
-        return consumer
+        consumer._push(msg)
 
 
 def _entry_of(msg: Message) -> int:
@@ -295,7 +313,7 @@ class MemoryProducer:
         result, msg_id = self._client._publish(
             self._topic, content, properties, partition_key, event_timestamp
         )
-        if result != pulsar.Result.Ok:
+        if result is not _OK:
             raise getattr(pulsar, result.name, pulsar.PulsarException)(
                 f"send to {self._topic.name}: {result}"
             )
@@ -611,28 +629,30 @@ class MemoryClient:
             failures = self._failures.get(t.name)
             if failures:
                 return failures.popleft(), None
+        publish_ts = int(time.time() * 1000)
         with self._lock:
             self._seq += 1
-            msg_id = MessageId(t.ledger, len(t.log), self._seq)
+            log = t.log
+            msg_id = MessageId(t.ledger, len(log), self._seq)
             msg = Message(
                 content,
                 key or "",
                 dict(properties) if properties else {},
                 event_timestamp or 0,
-                int(time.time() * 1000),
+                publish_ts,
                 msg_id,
                 t.name,
             )
-            t.log.append(msg)
+            log.append(msg)
             if t.last_entry is not None and msg._key:
                 t.last_entry[msg._key] = msg_id._entry
             for sub in t.subscriptions.values():
-                sub.deliver(msg)
-            for view in t.views:
-                self._callbacks.append((_apply_view, view, msg))
+                sub.dispatch(msg)
+            if t.views:
+                self._callbacks.extend((_apply_view, view, msg) for view in t.views)
             if self._waiting:
                 self._arrived.notify_all()
-        return pulsar.Result.Ok, msg_id
+        return _OK, msg_id
 
     def _wait(self, queue: deque[Message], timeout_millis: int | None) -> bool:
         return self._wait_for(lambda: bool(queue), timeout_millis)

@@ -8,27 +8,30 @@ each instance a thread doing receive → process, like Pulsar's instance. Both u
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from streamloop.config import ConfigError, FunctionFile
+from streamloop.config import ConfigError, FunctionFile, UserConfig
 from streamloop.runtime.context import UserMetrics, clear_text_secret
-from streamloop.runtime.definition import FunctionDefinition, define
+from streamloop.runtime.definition import FunctionDefinition, check_function_file, define
 from streamloop.runtime.instance import FunctionInstance
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore, StateStore
 
-log = logging.getLogger("streamloop.runtime")
+__all__ = ["Runner", "check_function_file"]
 
 COMPACTED_TOPICS = ("models",)
 POLL_MILLIS = 100
 
 
 class Runner:
-    """Instances of every function, their state stores and metrics, on one client."""
+    """Instances of every function, their state stores and metrics, on one client.
+
+    ``state_dir`` keeps state in files (``<dir>/<tenant>_<namespace>/<name>/``) so it survives the
+    process; ``compacted_topics`` are marked compacted on the in-memory client.
+    """
 
     def __init__(
         self,
@@ -55,9 +58,7 @@ class Runner:
         }
         self.metrics = {d.name: UserMetrics(keep_values=keep_metric_values) for d in definitions}
         self._secrets_provider = secrets_provider
-        self.instances: list[FunctionInstance] = [
-            self._start(d, i) for d in definitions for i in range(d.parallelism)
-        ]
+        self.instances: list[FunctionInstance] = []
         self._run_callbacks = getattr(self.client, "run_callbacks", None)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -70,7 +71,10 @@ class Runner:
         user_config: Mapping[str, Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> Runner:
-        """Load and check every FunctionConfig YAML (``user_config`` overrides per function name)."""
+        """Load and check every FunctionConfig YAML (``user_config`` overrides values per function name).
+
+        Raises :class:`ConfigError` with every problem of every file, each naming the file and the key.
+        """
         overrides = dict(user_config or {})
         files, definitions, problems = [], [], []
         for path in paths:
@@ -90,6 +94,28 @@ class Runner:
             raise ConfigError(problems)
         return cls(definitions, client, **options)
 
+    @classmethod
+    def from_directory(cls, config_dir: str | Path, client: Any = None, **options: Any) -> Runner:
+        """:meth:`from_files` on every ``*.yaml`` of ``config_dir``, in name order."""
+        return cls.from_files(sorted(Path(config_dir).glob("*.yaml")), client, **options)
+
+    @property
+    def function_names(self) -> list[str]:
+        return list(self.definitions)
+
+    def user_config(self, function_name: str) -> UserConfig | None:
+        """The validated ``userConfig`` of a function (overrides applied)."""
+        return self.definitions[function_name].config
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create every instance (each subscribes to its inputs); does nothing if already started."""
+        if not self.instances:
+            self._stopping.clear()
+            self.instances = [
+                self._start(d, i) for d in self.definitions.values() for i in range(d.parallelism)
+            ]
+
     def _start(self, definition: FunctionDefinition, instance_id: int) -> FunctionInstance:
         return FunctionInstance(
             definition,
@@ -100,9 +126,29 @@ class Runner:
             self._secrets_provider,
         )
 
+    def restart(self, function_name: str, instance: int | None = None) -> None:
+        """Crash instance(s) of a function (nothing acked) and start new ones on the same state."""
+        definition = self.definitions[function_name]
+        for position, old in enumerate(self.instances):
+            if old.definition is definition and instance in (None, old.instance_id):
+                old.crash()
+                self.instances[position] = self._start(definition, old.instance_id)
+
+    def stop(self) -> None:
+        """Stop the threads (if running) and close every consumer; unacked inputs wait for the next run."""
+        self._stopping.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
+        self._threads = []
+        for instance in self.instances:
+            instance.crash()
+        self.instances = []
+
     # -- embedded: one deterministic thread ----------------------------------------------------------
     def pump(self) -> int:
         """Process every available message, instance by instance in file order; return how many."""
+        self.start()
         run_callbacks = self._run_callbacks
         total = 0
         while True:
@@ -116,17 +162,10 @@ class Runner:
             if not done:
                 return total
 
-    def restart(self, function_name: str, instance: int | None = None) -> None:
-        """Crash instance(s) of a function (nothing acked) and start new ones on the same state."""
-        definition = self.definitions[function_name]
-        for position, old in enumerate(self.instances):
-            if old.definition is definition and instance in (None, old.instance_id):
-                old.crash()
-                self.instances[position] = self._start(definition, old.instance_id)
-
     # -- broker mode: a thread per instance ----------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:
-        """Run every instance on its own thread until ``stop`` is set (or :meth:`stop` is called)."""
+        """Run every instance on its own thread until ``stop`` is set or :meth:`stop` is called."""
+        self.start()
         stop = stop or self._stopping
         self._threads = [
             threading.Thread(
@@ -136,7 +175,8 @@ class Runner:
         ]
         for thread in self._threads:
             thread.start()
-        stop.wait()
+        while not (stop.wait(POLL_MILLIS / 1000) or self._stopping.is_set()):
+            pass
         self.stop()
 
     def _serve(self, instance: FunctionInstance, stop: threading.Event) -> None:
@@ -144,16 +184,6 @@ class Runner:
         while not (stop.is_set() or self._stopping.is_set()):
             if instance.process_next(POLL_MILLIS) and run_callbacks:
                 run_callbacks()
-
-    def stop(self) -> None:
-        """Stop the threads (if running) and close every consumer; unacked inputs stay for the next run."""
-        self._stopping.set()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join()
-        self._threads = []
-        for instance in self.instances:
-            instance.crash()
 
     def instance(self, function_name: str, instance_id: int = 0) -> FunctionInstance:
         """The running instance ``instance_id`` of a function."""

@@ -96,4 +96,3 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             "proba": proba,
         }
         self.publish(self.context.get_output_topic(), encode(out), key=event_id, acks=(delivery,))
-

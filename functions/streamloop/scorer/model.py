@@ -80,7 +80,9 @@ class OnnxModel:
         self._output_name = outputs[1] if self.classes is not None else outputs[0]
         self._row = np.zeros((1, len(self.feature_names)), dtype=np.float32)  # reused for every message
         self._feeds = {self._input_name: self._row}
-        self._class_keys = tuple(str(c).lower() if isinstance(c, bool) else str(c) for c in self.classes or ())
+        self._class_keys = tuple(
+            str(c).lower() if isinstance(c, bool) else str(c) for c in self.classes or ()
+        )
 
     @classmethod
     def load(
