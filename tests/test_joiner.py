@@ -8,7 +8,12 @@ from streamloop.config import topic
 from streamloop.joiner import JoinerFunction
 from streamloop.testing import FunctionHarness
 
-PREDICTIONS, LABELS, EXAMPLES, METRICS = topic("predictions"), topic("labels"), topic("examples"), topic("metrics")
+PREDICTIONS, LABELS, EXAMPLES, METRICS = (
+    topic("predictions"),
+    topic("labels"),
+    topic("examples"),
+    topic("metrics"),
+)
 
 
 @pytest.fixture

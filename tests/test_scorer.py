@@ -1,4 +1,4 @@
-"""The scorer: one prediction per event, the serving version named, bad models refused while the old serves."""
+"""The scorer: a prediction per event naming its model; bad models refused while the old one serves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from streamloop.config import topic
 from streamloop.scorer import ScorerFunction
 from streamloop.testing import FunctionHarness
 
-FEATURES, PREDICTIONS, MODELS, METRICS = topic("features"), topic("predictions"), topic("models"), topic("metrics")
+FEATURES, PREDICTIONS, MODELS, METRICS = (
+    topic("features"),
+    topic("predictions"),
+    topic("models"),
+    topic("metrics"),
+)
 
 
 @pytest.fixture

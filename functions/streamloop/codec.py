@@ -32,7 +32,7 @@ class RawBytes:
     b'007'
     """
 
-    def serialize(self, input: bytes) -> bytes:  # noqa: A002 - Pulsar's SerDe signature
+    def serialize(self, input: bytes) -> bytes:
         return bytes(input)
 
     def deserialize(self, input_bytes: bytes) -> bytes:

@@ -95,13 +95,54 @@ def parse_user_config(model: type[Config], values: Mapping[str, Any] | None, sou
 
 # Every key of Pulsar 4.0's FunctionConfig (pulsar-admin ignores the ones it does not know).
 FUNCTION_CONFIG_KEYS = frozenset(
-    """tenant namespace name className classname py jar go runtime inputs topicsPattern customSerdeInputs
-    customSchemaInputs customSchemaOutputs inputSpecs inputTypeClassName output outputSerdeClassName
-    outputSchemaType outputTypeClassName producerConfig batchBuilder logTopic processingGuarantees autoAck
-    retainOrdering retainKeyOrdering subName subscriptionPosition skipToLatest cleanupSubscription timeoutMs
-    maxMessageRetries deadLetterTopic parallelism resources runtimeFlags customRuntimeOptions userConfig
-    secrets forwardSourceMessageProperty windowConfig fqfn functionType maxPendingAsyncRequests
-    exposePulsarAdminClientEnabled""".split()
+    [
+        "tenant",
+        "namespace",
+        "name",
+        "className",
+        "classname",
+        "py",
+        "jar",
+        "go",
+        "runtime",
+        "inputs",
+        "topicsPattern",
+        "customSerdeInputs",
+        "customSchemaInputs",
+        "customSchemaOutputs",
+        "inputSpecs",
+        "inputTypeClassName",
+        "output",
+        "outputSerdeClassName",
+        "outputSchemaType",
+        "outputTypeClassName",
+        "producerConfig",
+        "batchBuilder",
+        "logTopic",
+        "processingGuarantees",
+        "autoAck",
+        "retainOrdering",
+        "retainKeyOrdering",
+        "subName",
+        "subscriptionPosition",
+        "skipToLatest",
+        "cleanupSubscription",
+        "timeoutMs",
+        "maxMessageRetries",
+        "deadLetterTopic",
+        "parallelism",
+        "resources",
+        "runtimeFlags",
+        "customRuntimeOptions",
+        "userConfig",
+        "secrets",
+        "forwardSourceMessageProperty",
+        "windowConfig",
+        "fqfn",
+        "functionType",
+        "maxPendingAsyncRequests",
+        "exposePulsarAdminClientEnabled",
+    ]
 ) - {"classname"}
 
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 import pulsar
-from river import compose, datasets, evaluate, metrics, utils
+from river import datasets, evaluate, metrics, utils
 
 from streamloop.config import topic
-from streamloop.learner.models import build_model
+from streamloop.learner.models import build_model, pure_inference_mode
 from streamloop.replay import replay
 from streamloop.runtime.runner import Runner
 
@@ -123,22 +123,22 @@ def run_demo(
     xs = [predictions[e["id"]]["x"] for e, _ in pairs]
     learner_config = runner.user_config("learner")
     static = build_model(learner_config.model)
-    for x, y in zip(xs[: n // segments], truth[: n // segments]):
+    for x, y in zip(xs[: n // segments], truth[: n // segments], strict=False):
         static.learn_one(x, y)
-    with compose.pure_inference_mode():
-        static_correct = [static.predict_one(x) == y for x, y in zip(xs, truth)]
+    with pure_inference_mode():
+        static_correct = [static.predict_one(x) == y for x, y in zip(xs, truth, strict=False)]
     reference_correct = [
         step["Prediction"] == y
         for step, y in zip(
             evaluate.iter_progressive_val_score(
-                zip(xs, truth),
+                zip(xs, truth, strict=False),
                 build_model(learner_config.model),
                 metrics.Accuracy(),
                 delay=label_delay,
                 step=1,
                 yield_predictions=True,
             ),
-            truth,
+            truth, strict=False,
         )
     ]
 
@@ -200,7 +200,7 @@ def write_outputs(result: DemoResult, out_dir: str | Path = "out", window: int =
             values.append(100 * accuracy.get())
         return values
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     ax.plot(rolling(result.loop_correct), label="streamloop (ONNX served, learned in the loop)", lw=1.6)
     ax.plot(rolling(result.static_correct), label="static model (first segment only)", lw=1.2)
     ax.plot(rolling(result.reference_correct), label="river progressive_val_score (reference)", lw=1, ls=":")
@@ -213,7 +213,7 @@ def write_outputs(result: DemoResult, out_dir: str | Path = "out", window: int =
     ax.set_xlabel("event")
     ax.set_ylabel(f"accuracy over the last {window} events (%)")
     ax.set_ylim(0, 102)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, fontsize=8, frameon=False)
     ax.set_title("Prequential accuracy under concept drift")
     fig.tight_layout()
     png_path = out / "demo.png"
@@ -231,7 +231,8 @@ def print_table(summary: dict[str, Any]) -> None:
             f"{s['reference_acc']:8.2f}%"
         )
     print(
-        f"\n{summary['events']} events → {summary['predictions']} predictions, {summary['examples']} examples; "
+        f"\n{summary['events']} events → {summary['predictions']} predictions, "
+        f"{summary['examples']} examples; "
         f"drift at {summary['drift_at']}, detected at {summary['drift_detected_at']}; "
         f"{len(summary['promotions'])} promotions"
     )

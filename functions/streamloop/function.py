@@ -83,7 +83,7 @@ class StreamFunction(Generic[Config]):
         self._producers: dict[str, Any] = {}
 
     # -- Pulsar's entry point ------------------------------------------------------------------------
-    def process(self, input: Any, context: Any) -> None:  # noqa: A002 - Pulsar's signature
+    def process(self, input: Any, context: Any) -> None:
         if self.config is None:
             self._start(context)
         payload = input if isinstance(input, bytes) else _as_bytes(input)
@@ -109,7 +109,11 @@ class StreamFunction(Generic[Config]):
             raise
         self.context = context
         self.config = config  # type: ignore[assignment]
-        self.setup(context)
+        try:
+            self.setup(context)
+        except Exception:
+            self.config = None  # start again with the next message: never process without state
+            raise
 
     # -- for subclasses ------------------------------------------------------------------------------
     def setup(self, context: Any) -> None:
@@ -133,7 +137,7 @@ class StreamFunction(Generic[Config]):
             delivery.hold()
 
         def confirmed(result: Any, message_id: Any) -> None:
-            if result == pulsar.Result.Ok:
+            if result is pulsar.Result.Ok or result == pulsar.Result.Ok:
                 for delivery in waiting:
                     delivery.release()
             else:  # left unacked: Pulsar redelivers the inputs after a restart or ack timeout
@@ -187,5 +191,6 @@ def _as_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     raise BadMessage(
-        f"payload: got {type(value).__name__}; set inputSpecs.<topic>.serdeClassName to streamloop.codec.RawBytes"
+        f"payload: got {type(value).__name__}; "
+        "set inputSpecs.<topic>.serdeClassName to streamloop.codec.RawBytes"
     )

@@ -45,7 +45,7 @@ class Pending(NamedTuple):
 
 
 class JoinerFunction(StreamFunction[JoinerConfig]):
-    """Pairs each prediction with its label and publishes ``{"id", "ts", "x", "y", "y_pred", "proba", "model"}``."""
+    """Pairs each prediction with its label into ``{"id", "ts", "x", "y", "y_pred", "proba", "model"}``."""
 
     Config = JoinerConfig
     role = "joiner"

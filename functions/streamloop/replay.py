@@ -9,7 +9,9 @@ embedded one or a real ``pulsar.Client``.
 >>> events = [{"id": str(i), "key": "k", "ts": float(i), "v": i} for i in range(3)]
 >>> labels = [{"id": str(i), "label": i % 2 == 0} for i in range(3)]
 >>> order = []
->>> counts = replay(client, events, labels, label_delay=1, on_sent=lambda kind, rec: order.append(kind + rec["id"]))
+>>> def sent(kind, record):
+...     order.append(kind + record["id"])
+>>> counts = replay(client, events, labels, label_delay=1, on_sent=sent)
 >>> order
 ['e0', 'e1', 'l0', 'e2', 'l1', 'l2']
 >>> counts
@@ -69,7 +71,7 @@ def replay(
         if label is not None:
             send(label_producer, "l", label, str(label.get("id", "")))
 
-    for event, label in zip(events, labels):
+    for event, label in zip(events, labels, strict=False):
         if rate:
             delay = start + counts["events"] / rate - time.monotonic()
             if delay > 0:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from streamloop.codec import BadMessage
 from streamloop.features import FeaturesConfig, Featurizer
 from streamloop.features.encoders import stable_bucket

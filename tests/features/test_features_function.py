@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from streamloop.config import topic
 from streamloop.features import FeaturesFunction
 from streamloop.features.store import STATE_PREFIX

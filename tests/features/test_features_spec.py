@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from streamloop.config import ConfigError, parse_user_config
 from streamloop.features import FeaturesConfig, parse_spec
 

@@ -7,6 +7,7 @@ import random
 import statistics
 
 import pytest
+
 from streamloop.codec import BadMessage
 from streamloop.features import FeaturesConfig, Featurizer, KeyState
 from streamloop.features.windows import ExtremumWindow

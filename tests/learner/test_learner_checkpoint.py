@@ -7,6 +7,7 @@ import json
 import pickle
 
 import pytest
+
 from streamloop.learner.checkpoint import MAGIC, CheckpointError, CheckpointStore, seal
 
 EXPLODED: list[str] = []

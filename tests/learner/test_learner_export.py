@@ -10,6 +10,7 @@ import onnxruntime as ort
 import orjson
 import pytest
 from river import linear_model, optim, preprocessing
+
 from streamloop.learner.export import UnsupportedModel, check_exportable, model_to_onnx
 
 FEATURES = ["a", "b", "c", "d"]

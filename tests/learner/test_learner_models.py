@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from streamloop.config import ConfigError, parse_user_config
 from streamloop.learner import LearnerConfig, ModelSpec, build_model, pure_inference_mode
 

@@ -15,7 +15,7 @@ import pulsar
 class KeyedEcho:
     """``process(input, context)``: keyed publish with a confirmed-publish ack, plus a state counter."""
 
-    def process(self, input: bytes, context: Any) -> None:  # noqa: A002 - Pulsar's signature
+    def process(self, input: bytes, context: Any) -> None:
         key = context.get_message_key() or ""
         message_id = context.get_message_id()
         topic = context.get_current_message_topic_name()

@@ -43,7 +43,7 @@ def backlog(source: str) -> int:
     return sum(s["msgBacklog"] for s in stats["subscriptions"].values())
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:  # noqa: ANN001 - a plain callable
+def wait_until(predicate, timeout: float, what: str) -> None:
     """Poll ``predicate`` every half second; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -70,7 +70,16 @@ def test_keyed_publish_manual_ack_and_state(pulsar: Pulsar, deployed: list[str],
     wait_until(lambda: backlog(source) == 0, 30, "every input acked")
 
     state = pulsar.admin(
-        "functions", "querystate", "--tenant", TENANT, "--namespace", NAMESPACE, "--name", name, "--key", "count.a"
+        "functions",
+        "querystate",
+        "--tenant",
+        TENANT,
+        "--namespace",
+        NAMESPACE,
+        "--name",
+        name,
+        "--key",
+        "count.a",
     )
     assert json.loads(state.stdout)["stringValue"] == "3"
 
@@ -95,7 +104,9 @@ def test_zip_with_all_wheels_installs_at_instance_start(
         pytest.skip("dist/streamloop.zip missing: run `make package` first")
     wheels = wheels_from(dist, tmp_path / "wheels")
     name, source, sink = f"smoke-deps-{unique}", topic(f"deps-in-{unique}"), topic(f"deps-out-{unique}")
-    package = make_zip(tmp_path / "smokedeps.zip", modules=[HERE / "smoke_fn.py"], packages=[PACKAGE], wheels=wheels)
+    package = make_zip(
+        tmp_path / "smokedeps.zip", modules=[HERE / "smoke_fn.py"], packages=[PACKAGE], wheels=wheels
+    )
     config = write_config(tmp_path / "smokedeps.yaml", name, source, sink)
 
     started = time.monotonic()

@@ -7,6 +7,7 @@ import types
 
 import pytest
 from pydantic import Field
+
 from streamloop.codec import decode_object, encode
 from streamloop.config import UserConfig
 from streamloop.function import StreamFunction

@@ -11,6 +11,7 @@ import orjson
 import pulsar
 import pytest
 import yaml
+
 from streamloop.runtime.runner import Runner
 
 SERVICE_URL = "pulsar://127.0.0.1:6650"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulsar
 import pytest
+
 from streamloop.runtime.context import FunctionContext, FunctionSpec, UserMetrics
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore

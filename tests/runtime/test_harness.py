@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulsar
+
 from streamloop.config import FunctionFile
 from streamloop.runtime.context import UserMetrics
 from streamloop.runtime.definition import define

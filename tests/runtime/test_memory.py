@@ -6,6 +6,7 @@ import threading
 
 import pulsar
 import pytest
+
 from streamloop.runtime.memory import MemoryClient
 
 EARLIEST = pulsar.InitialPosition.Earliest

@@ -10,6 +10,7 @@ import orjson
 import pulsar
 import pytest
 import yaml
+
 from streamloop.config import ConfigError, FunctionFile
 from streamloop.runtime.definition import check_function_file, define
 from streamloop.runtime.memory import MemoryClient

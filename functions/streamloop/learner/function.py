@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from streamloop.codec import BadMessage, decode_object, require_features, require_id
 from streamloop.config import ConfigError, Problem
 from streamloop.function import Delivery, StreamFunction
-from streamloop.learner.checkpoint import CheckpointStore
+from streamloop.learner.checkpoint import CheckpointError, CheckpointStore
 from streamloop.learner.export import model_properties, model_to_onnx
 from streamloop.learner.models import pure_inference_mode
 from streamloop.learner.settings import LearnerConfig
@@ -47,50 +47,43 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self._held: list[Delivery] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
-    def process(self, input: Any, context: Any) -> None:
-        if self.config is not None and self.state is None:
-            self.setup(context)  # a previous setup failed: fail again rather than process without state
-        super().process(input, context)
-
     def setup(self, context: Any) -> None:
+        try:
+            self.state = self._restore(context)
+        except (ConfigError, CheckpointError) as error:
+            log.error("learner cannot start (the input stays unacked): %s", error)
+            raise
+        self._held = []
+        if self.state.published is not None:  # its publish may not have been confirmed before a crash
+            blob, properties = self.state.published
+            self.publish(self.output_topic, blob, key=self._config.model_name, properties=properties)
+
+    def _restore(self, context: Any) -> LearnerState:
+        """The checkpointed state; a :class:`CheckpointError` stops the function (never start over)."""
         config = self._config
         source = f"function {context.get_function_name() or self.role}"
         secret = context.get_secret(SECRET)
         if not secret:
-            raise ConfigError(
-                [
-                    Problem(
-                        source,
-                        f"secrets.{SECRET}",
-                        "required: the HMAC key that signs the learner's checkpoints",
-                    )
-                ]
-            )
+            required = "required: the HMAC key that signs the learner's checkpoints"
+            raise ConfigError([Problem(source, f"secrets.{SECRET}", required)])
         self.output_topic = context.get_output_topic() or ""
         if not self.output_topic:
-            raise ConfigError(
-                [Problem(source, "output", "required: the models topic the learner publishes to")]
-            )
+            required = "required: the models topic the learner publishes to"
+            raise ConfigError([Problem(source, "output", required)])
         key = secret.encode() if isinstance(secret, str) else bytes(secret)
         self.store = CheckpointStore(context, config.checkpoint_key, key)
-        state = self.store.load()  # a CheckpointError stops the function: never start over silently
+        state = self.store.load()
         if state is None:
-            state = LearnerState.fresh(config)
-        elif state.fingerprint != config.fingerprint:
+            return LearnerState.fresh(config)
+        if state.fingerprint != config.fingerprint:
             log.warning(
-                "learner: model, metric or drift config changed; starting a fresh model after v%d",
-                state.version,
+                "learner: model, metric or drift config changed; fresh model after v%d", state.version
             )
-            seen = state.seen_ids
-            state = LearnerState.fresh(config, version=state.version)
-            state.seen_ids = seen
-        else:
-            state.policy.settings = config.promotion
-        self.state = state
-        self._held = []
-        if state.published is not None:  # its publish may not have been confirmed before the crash
-            blob, properties = state.published
-            self.publish(self.output_topic, blob, key=config.model_name, properties=properties)
+            fresh = LearnerState.fresh(config, version=state.version)
+            fresh.seen_ids = state.seen_ids
+            return fresh
+        state.policy.settings = config.promotion
+        return state
 
     @property
     def _config(self) -> LearnerConfig:

@@ -46,11 +46,11 @@ def rolling(metric: Any, window: int) -> utils.Rolling:
     """A fresh rolling copy of ``metric`` (same class, same scalar parameters) over ``window`` updates.
 
     >>> from river import metrics
-    >>> f1 = rolling(metrics.F1(pos_val=False), 2)
-    >>> for y, p in [(True, True), (False, False), (False, True)]:
-    ...     f1.update(y, p)
-    >>> f1.obj.pos_val, f1.get()
-    (False, 0.666...)
+    >>> accuracy = rolling(metrics.Accuracy(), 2)
+    >>> for y, p in [(True, True), (False, True), (False, False)]:
+    ...     accuracy.update(y, p)
+    >>> accuracy.get()
+    0.5
     """
     names = inspect.signature(type(metric)).parameters
     params = {
@@ -143,18 +143,17 @@ class PromotionPolicy:
             self._reset_pair()
         if champion is None or champion != self.champion or champion_pred is None:
             return Observation()
-        self.champion_metric.update(y, champion_pred)
-        self.challenger_metric.update(y, challenger_pred)
         error = float(champion_pred != y) if self.task == "classification" else abs(y - champion_pred)
         self.detector.update(error)
-        if not self.detector.drift_detected:
-            return Observation()
-        reset = self.settings.on_drift == "reset" and not self.drift_pending
-        self.drift_pending = True
-        if reset:
+        drifted = self.detector.drift_detected
+        reset = drifted and self.settings.on_drift == "reset" and not self.drift_pending
+        if reset:  # the fresh challenger is compared from this example on
             self.challenger_n = 0
             self._reset_pair()
-        return Observation(drift=True, reset=reset)
+        self.drift_pending = self.drift_pending or drifted
+        self.champion_metric.update(y, champion_pred)
+        self.challenger_metric.update(y, challenger_pred)
+        return Observation(drift=drifted, reset=reset)
 
     def learned(self) -> None:
         """The challenger learned one more example."""

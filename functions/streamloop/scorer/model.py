@@ -159,5 +159,5 @@ class OnnxModel:
         out = self.session.run([self._output_name], self._feeds)[0][0]
         if self.classes is None:
             return Prediction(float(out[0]) if getattr(out, "ndim", 0) else float(out), None)
-        proba = {key: float(p) for key, p in zip(self._class_keys, out)}
+        proba = {key: float(p) for key, p in zip(self._class_keys, out, strict=False)}
         return Prediction(self.classes[int(np.argmax(out))], proba)
