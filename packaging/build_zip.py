@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,7 +81,7 @@ def download_closure(
 ) -> list[Path]:
     """``pip download`` every runtime dependency, transitively, as wheels for the target worker."""
     deps.mkdir(parents=True, exist_ok=True)
-    cmd = [*pip, "download", "--only-binary=:all:", "--implementation", "cp"]
+    cmd = [*pip, "download", "-q", "--only-binary=:all:", "--implementation", "cp"]
     cmd += ["--python-version", python_version, "-d", str(deps)]
     for platform in platforms:
         cmd += ["--platform", platform]
@@ -128,7 +127,17 @@ def prove_loads(zip_path: Path, python: str, imports: list[str]) -> None:
         wheels = sorted(str(w) for w in (base / "deps").glob("*.whl"))
         if wheels:
             subprocess.run(
-                [*pip, "install", "-q", "-t", str(root), "--no-index", "--find-links", str(base / "deps"), *wheels],
+                [
+                    *pip,
+                    "install",
+                    "-q",
+                    "-t",
+                    str(root),
+                    "--no-index",
+                    "--find-links",
+                    str(base / "deps"),
+                    *wheels,
+                ],
                 check=True,
                 env=clean_pip_env(),
             )
@@ -141,7 +150,9 @@ def prove_loads(zip_path: Path, python: str, imports: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", default=str(REPO / ".venv" / "bin" / "python3"), help="worker interpreter")
+    parser.add_argument(
+        "--python", default=str(REPO / ".venv" / "bin" / "python3"), help="worker interpreter"
+    )
     parser.add_argument("--python-version", help="target X.Y (default: the worker interpreter's)")
     parser.add_argument("--platform", action="append", help="target platform tag(s) (default: the worker's)")
     parser.add_argument("--out", type=Path, help="zip path (default dist/streamloop.zip or -nodeps.zip)")
@@ -162,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
             instance_side = sorted(
                 shipped & {"protobuf", "grpcio", "apache-bookkeeper-client", "prometheus-client", "ratelimit"}
             )
-            print(f"build_zip: {len(wheels)} wheels for cp{version.replace('.', '')} {platforms[0]}...")
+            print(f"build_zip: {len(wheels)} wheels for Python {version}, {len(platforms)} platform tags")
             if instance_side:
-                print(f"build_zip: also shipped though the instance has them (closure needs them): {instance_side}")
+                print(f"build_zip: the closure needs these though the instance has them: {instance_side}")
         write_zip(out, PACKAGE_DIR, wheels)
     size = out.stat().st_size / 1e6
     print(f"build_zip: wrote {out.relative_to(REPO) if out.is_relative_to(REPO) else out} ({size:.1f} MB)")

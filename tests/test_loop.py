@@ -83,8 +83,11 @@ def test_streamloop_run_scores_a_users_files(tmp_path):
     labels.write_bytes(b"".join(orjson.dumps(lbl) + b"\n" for _, lbl in pairs[::2]))  # half are labelled
     out = tmp_path / "predictions.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "streamloop", "run", "--config-dir", str(CONFIG_DIR), "--events", str(events)]
-        + ["--labels", str(labels), "--label-delay", "20", "--predictions-out", str(out)],
+        [
+            *(sys.executable, "-m", "streamloop", "run", "--config-dir", str(CONFIG_DIR)),
+            *("--events", str(events), "--labels", str(labels), "--label-delay", "20"),
+            *("--predictions-out", str(out)),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

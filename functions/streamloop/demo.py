@@ -138,7 +138,8 @@ def run_demo(
                 step=1,
                 yield_predictions=True,
             ),
-            truth, strict=False,
+            truth,
+            strict=False,
         )
     ]
 

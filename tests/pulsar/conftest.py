@@ -132,7 +132,7 @@ class Pulsar:
             client.close()
 
     def consume(self, topic: str, count: int, timeout: float = 60.0) -> list[tuple[str, bytes]]:
-        """Read ``count`` messages from the start of ``topic`` as ``(key, payload)``; fail after ``timeout``."""
+        """Read ``count`` messages from the start of ``topic`` as ``(key, payload)``, within ``timeout``."""
         import pulsar
 
         client = pulsar.Client(self.service_url, operation_timeout_seconds=30, logger=_quiet())

@@ -1,0 +1,213 @@
+"""The loop on a real Pulsar: the four functions deployed with ``pulsar-admin functions create`` from the
+unchanged ``pulsar-config/*.yaml``, then the local runner in broker mode against the same standalone, and
+the same predictions from the embedded runner, the runner on the broker and the deployed functions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pulsar as pulsar_client
+import pytest
+from conftest import REPO, Pulsar
+
+from streamloop.bootstrap import train_onnx
+from streamloop.config import topic
+from streamloop.demo import drifting_stream, read_topic
+from streamloop.replay import replay
+from streamloop.runtime.runner import Runner
+
+pytestmark = pytest.mark.pulsar
+
+CONFIG_DIR = REPO / "pulsar-config"
+FUNCTIONS = ("features", "scorer", "joiner", "learner")
+TOPICS = ("events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters")
+
+
+@pytest.fixture(scope="module")
+def package() -> Path:
+    """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
+    subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
+    return REPO / "dist" / "streamloop-nodeps.zip"
+
+
+def delete_topics(p: Pulsar) -> None:
+    """Remove the loop's topics (and their subscriptions) so each phase starts from nothing."""
+    for name in TOPICS:
+        request = urllib.request.Request(
+            f"{p.admin_url}/admin/v2/persistent/public/default/{name}?force=true", method="DELETE"
+        )
+        try:
+            urllib.request.urlopen(request, timeout=30).read()
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+
+
+@pytest.fixture
+def clean(pulsar: Pulsar) -> Iterator[Pulsar]:
+    for name in FUNCTIONS:
+        pulsar.delete(name)
+    delete_topics(pulsar)
+    yield pulsar
+    for name in FUNCTIONS:
+        pulsar.delete(name)
+    delete_topics(pulsar)
+
+
+def deploy(p: Pulsar, package: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        p.deploy(CONFIG_DIR / f"{name}.yaml", package)
+    for name in names:
+        p.wait_for_status(name, running=1, timeout=240)
+
+
+def records(client: Any, name: str) -> list[dict[str, Any]]:
+    return [orjson.loads(m.data()) for m in read_topic(client, topic(name))]
+
+
+def wait_for(check, timeout: float, what: str) -> Any:
+    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        out.setdefault(item["id"], item)
+    return out
+
+
+def assert_the_loop_closed(client: Any, pairs: list, p: Pulsar | None = None) -> None:
+    """One prediction per event, examples for labelled events, a learner model served, metrics."""
+    n = len(pairs)
+    predictions = wait_for(
+        lambda: (found := by_id(records(client, "predictions"))) and len(found) == n and found,
+        timeout=300,
+        what=f"{n} predictions",
+    )
+    assert set(predictions) == {e["id"] for e, _ in pairs}
+    examples = wait_for(
+        lambda: (found := by_id(records(client, "examples"))) and len(found) >= n - 60 and found,
+        timeout=300,
+        what="examples for the labelled events",
+    )
+    assert set(examples) <= set(predictions)
+    models = read_topic(client, topic("models"))
+    assert models, "the learner published no model"
+    versions = {m.properties().get("version") for m in models}
+    served = {r["model"] for r in predictions.values() if r["model"]}
+    assert served & {f"default:{v}" for v in versions}, (served, versions)
+    metric_events = {r["event"] for r in records(client, "metrics")}
+    assert {"window", "promotion"} <= metric_events
+    assert not read_topic(client, topic("dead-letters"))
+
+
+def test_deployed_functions_close_the_loop(clean: Pulsar, package: Path) -> None:
+    deploy(clean, package, FUNCTIONS)
+    client = pulsar_client.Client(clean.service_url)
+    try:
+        pairs = list(drifting_stream(2000, 1000, seed=5))
+        replay(client, (e for e, _ in pairs), (lbl for _, lbl in pairs), label_delay=50)
+        assert_the_loop_closed(client, pairs, clean)
+    finally:
+        client.close()
+    for name in FUNCTIONS:
+        status = clean.status(name)
+        assert status["numRunning"] == 1, status
+        for instance in status["instances"]:
+            assert instance["status"]["numSystemExceptions"] == 0, (name, instance)
+            assert instance["status"]["numUserExceptions"] == 0, (name, instance)
+
+
+def test_the_runner_in_broker_mode_closes_the_loop(clean: Pulsar) -> None:
+    client = pulsar_client.Client(clean.service_url)
+    runner = Runner.from_directory(CONFIG_DIR, client=client)
+    runner.start()
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        pairs = list(drifting_stream(2000, 1000, seed=5))
+        replay(client, (e for e, _ in pairs), (lbl for _, lbl in pairs), label_delay=50)
+        assert_the_loop_closed(client, pairs)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        runner.stop()
+        client.close()
+
+
+FIXED_EVENTS = 400
+SCORING = ("features", "scorer")
+
+
+def fixed_model() -> bytes:
+    """A model trained offline on history, so every transport scores with the same one."""
+    history = list(drifting_stream(500, 10_000, seed=11))
+    return train_onnx(
+        [({"x0": e["x0"], "x1": e["x1"]}, lbl["label"]) for e, lbl in history], version="fixed-1"
+    )
+
+
+def score_with(client: Any, model: bytes, drive: Any = None) -> dict[str, dict[str, Any]]:
+    """Publish ``model``, send the same events, and collect one prediction per event id."""
+    client.create_producer(topic("models")).send(model, partition_key="default")
+    events = [e for e, _ in drifting_stream(FIXED_EVENTS, 10_000, seed=21)]
+    replay(client, events, [None] * len(events), on_sent=drive)
+    return wait_for(
+        lambda: (found := by_id(records(client, "predictions"))) and len(found) == FIXED_EVENTS and found,
+        timeout=240,
+        what=f"{FIXED_EVENTS} predictions",
+    )
+
+
+def test_same_predictions_embedded_in_broker_mode_and_deployed(clean: Pulsar, package: Path) -> None:
+    model = fixed_model()
+    files = [CONFIG_DIR / f"{name}.yaml" for name in SCORING]
+
+    embedded_runner = Runner.from_files(files)
+    embedded_runner.start()
+    embedded = score_with(embedded_runner.client, model, drive=lambda *_: embedded_runner.pump())
+    embedded_runner.stop()
+
+    client = pulsar_client.Client(clean.service_url)
+    try:
+        deploy(clean, package, SCORING)
+        deployed = score_with(client, model)
+        for name in SCORING:
+            clean.delete(name)
+        delete_topics(clean)
+
+        runner = Runner.from_files(files, client=client)
+        runner.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            in_broker_mode = score_with(client, model)
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+            runner.stop()
+    finally:
+        client.close()
+
+    assert {p["model"] for p in embedded.values()} == {"default:fixed-1"}
+    assert deployed == embedded
+    assert in_broker_mode == embedded
