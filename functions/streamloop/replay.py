@@ -49,8 +49,9 @@ def replay(
     ``"e"`` or ``"l"``); the embedded runner uses it to pump the loop. Returns the counts sent.
     """
     # Key-based batches: the features and joiner functions read with Key_Shared subscriptions.
-    event_producer = client.create_producer(events_topic, batching_type=pulsar.BatchingType.KeyBased)
-    label_producer = client.create_producer(labels_topic, batching_type=pulsar.BatchingType.KeyBased)
+    options = {"batching_type": pulsar.BatchingType.KeyBased, "block_if_queue_full": True}
+    event_producer = client.create_producer(events_topic, **options)
+    label_producer = client.create_producer(labels_topic, **options)
     waiting: deque[dict[str, Any] | None] = deque()
     counts = {"events": 0, "labels": 0}
     failures: list[Any] = []
