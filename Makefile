@@ -1,5 +1,5 @@
-# streamloop — developer entry points.
-# Real Pulsar: `make pulsar-up` (Java 17+ and Maven; fetches Pulsar into .cache/pulsar), `make pulsar-down`.
+# streamloop — the commands a user meets. `make demo` and `make test` are the two that matter.
+# Real Pulsar: `make pulsar-up` (Java 17+ and Maven; fetches Pulsar 4.0.8 into .cache/pulsar), `make pulsar-down`.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,8 +8,9 @@ PY := $(VENV)/bin/python
 # dependency, so instances start in seconds. dist/streamloop.zip (all wheels in deps/) is for workers
 # that do not; it pip-installs ~90 MB of wheels at every instance start.
 DEPLOY_ZIP ?= dist/streamloop-nodeps.zip
+export DEPLOY_ZIP
 
-.PHONY: venv pulsar-up pulsar-down pulsar-status package
+.PHONY: venv demo test lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
 
 venv: $(VENV)/.installed
 
@@ -17,6 +18,19 @@ $(VENV)/.installed: pyproject.toml packaging/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c packaging/constraints.txt -e '.[dev]'
 	touch $@
+
+demo: venv
+	$(PY) -m streamloop demo
+
+test: venv
+	packaging/run-tests.sh
+
+lint: venv
+	$(VENV)/bin/ruff check functions tests packaging
+	$(VENV)/bin/ruff format --check functions tests packaging
+
+validate: venv
+	$(PY) -m streamloop validate pulsar-config
 
 pulsar-up: venv
 	packaging/pulsar.sh up
@@ -30,3 +44,16 @@ pulsar-status:
 package: venv
 	$(PY) packaging/build_zip.py
 	$(PY) packaging/build_zip.py --no-deps
+
+deploy: validate
+	@test -f $(DEPLOY_ZIP) || $(PY) packaging/build_zip.py $(if $(findstring nodeps,$(DEPLOY_ZIP)),--no-deps,)
+	packaging/deploy.sh deploy
+
+undeploy:
+	packaging/deploy.sh undeploy
+
+status:
+	packaging/deploy.sh status
+
+clean:
+	rm -rf dist out build .pytest_cache .ruff_cache
