@@ -1,171 +1,19 @@
-"""Fixtures for tests against a real Pulsar standalone (``make pulsar-up``).
-
-The ``pulsar`` session fixture uses the broker at ``PULSAR_SERVICE_URL`` / ``PULSAR_ADMIN_URL`` (defaults:
-127.0.0.1:6650 / :8080) and ``bin/pulsar-admin`` from ``PULSAR_HOME`` (default: the distribution
-``packaging/pulsar.sh fetch`` unpacked under ``.cache/pulsar``). With no broker the tests are skipped,
-unless ``STREAMLOOP_REQUIRE_PULSAR=1`` (CI sets it), which turns that into a failure.
-"""
+"""Fixtures for tests against a real Pulsar standalone; the helpers live in ``cluster.py``."""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
-import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-PULSAR_VERSION = os.environ.get("PULSAR_VERSION", "4.0.8")
-PULSAR_HOME = Path(
-    os.environ.get("PULSAR_HOME") or REPO / ".cache" / "pulsar" / f"apache-pulsar-{PULSAR_VERSION}"
-)
-SERVICE_URL = os.environ.get("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650")
-ADMIN_URL = os.environ.get("PULSAR_ADMIN_URL", "http://127.0.0.1:8080").rstrip("/")
-TENANT, NAMESPACE = "public", "default"
-# C1 only and the serial GC: a pulsar-admin call takes ~4 s instead of ~17 s on a 2-core machine.
-ADMIN_JAVA_OPTS = os.environ.get("PULSAR_ADMIN_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-HOW_TO_START = (
-    "start one with `make pulsar-up` (needs Java 17+ and Maven; fetches Pulsar "
-    f"{PULSAR_VERSION} into .cache/pulsar), or point PULSAR_SERVICE_URL/PULSAR_ADMIN_URL/PULSAR_HOME at yours"
-)
-
-
-def _get(path: str, timeout: float = 5.0) -> bytes:
-    """GET ``ADMIN_URL + path``; raises for anything but a 2xx answer."""
-    with urllib.request.urlopen(ADMIN_URL + path, timeout=timeout) as response:
-        return response.read()
-
-
-def _get_json(path: str, timeout: float = 5.0) -> Any:
-    """GET ``ADMIN_URL + path`` and decode the JSON answer."""
-    body = _get(path, timeout)
-    return json.loads(body) if body else None
-
-
-def _unavailable_reason() -> str | None:
-    """Why the cluster cannot be used, or ``None`` when broker and functions worker both answer."""
-    try:
-        _get("/admin/v2/brokers/ready")
-        _get("/admin/v2/worker/cluster/leader")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return f"no Pulsar broker with a functions worker at {ADMIN_URL} ({error})"
-    if not (PULSAR_HOME / "bin" / "pulsar-admin").exists():
-        return f"no Pulsar distribution at PULSAR_HOME={PULSAR_HOME} (bin/pulsar-admin)"
-    return None
-
-
-@dataclass
-class Pulsar:
-    """A running Pulsar cluster: admin CLI, deployment and message helpers, every wait bounded."""
-
-    service_url: str = SERVICE_URL
-    admin_url: str = ADMIN_URL
-    home: Path = PULSAR_HOME
-
-    def admin(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
-        """Run ``bin/pulsar-admin --admin-url ... <args>`` and return the finished process."""
-        cmd = [str(self.home / "bin" / "pulsar-admin"), "--admin-url", self.admin_url, *args]
-        env = {**os.environ, "PULSAR_EXTRA_OPTS": ADMIN_JAVA_OPTS}
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-        if check and done.returncode != 0:
-            raise AssertionError(f"pulsar-admin {' '.join(args)} failed: {done.stdout}{done.stderr}")
-        return done
-
-    def deploy(self, config_yaml: Path, package: Path) -> str:
-        """``functions create`` from a YAML config file and an absolute package path; returns the name."""
-        self.admin("functions", "create", "--function-config-file", str(config_yaml), "--py", str(package))
-        return _yaml_name(config_yaml)
-
-    def delete(self, name: str) -> None:
-        """Delete the function (no error if it is already gone)."""
-        self.admin(
-            "functions", "delete", "--tenant", TENANT, "--namespace", NAMESPACE, "--name", name, check=False
-        )
-
-    def status(self, name: str) -> dict[str, Any]:
-        """The function's status JSON (the same document ``pulsar-admin functions status`` prints)."""
-        return _get_json(f"/admin/v3/functions/{TENANT}/{NAMESPACE}/{name}/status")
-
-    def wait_for_status(self, name: str, running: int = 1, timeout: float = 180.0) -> dict[str, Any]:
-        """Poll until ``numRunning == running``; fail with the last status and the instance log tail."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                last = self.status(name)
-                if last.get("numRunning") == running:
-                    return last
-            except (urllib.error.URLError, OSError, ValueError) as error:
-                last = repr(error)
-            time.sleep(0.5)
-        raise AssertionError(f"{name}: not {running} running after {timeout}s: {last}\n{self.log_tail(name)}")
-
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        """The end of instance 0's log on a local standalone (empty for a remote cluster)."""
-        for logs in (REPO / ".cache/pulsar/run/logs", self.home / "logs"):
-            path = logs / "functions" / TENANT / NAMESPACE / name / f"{name}-0.log"
-            if path.exists():
-                return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def produce(self, topic: str, messages: Sequence[tuple[str, bytes]], timeout: float = 30.0) -> None:
-        """Send ``(key, payload)`` pairs to ``topic`` and wait until all are confirmed."""
-        import pulsar
-
-        client = pulsar.Client(self.service_url, operation_timeout_seconds=int(timeout), logger=_quiet())
-        try:
-            producer = client.create_producer(topic, send_timeout_millis=int(timeout * 1000))
-            for key, payload in messages:
-                producer.send(payload, partition_key=key)
-            producer.flush()
-        finally:
-            client.close()
-
-    def consume(self, topic: str, count: int, timeout: float = 60.0) -> list[tuple[str, bytes]]:
-        """Read ``count`` messages from the start of ``topic`` as ``(key, payload)``, within ``timeout``."""
-        import pulsar
-
-        client = pulsar.Client(self.service_url, operation_timeout_seconds=30, logger=_quiet())
-        received: list[tuple[str, bytes]] = []
-        try:
-            reader = client.create_reader(topic, pulsar.MessageId.earliest)
-            deadline = time.monotonic() + timeout
-            while len(received) < count:
-                left_ms = int((deadline - time.monotonic()) * 1000)
-                if left_ms <= 0:
-                    raise AssertionError(f"{topic}: {len(received)} of {count} messages after {timeout}s")
-                try:
-                    msg = reader.read_next(timeout_millis=min(left_ms, 1000))
-                except pulsar.Timeout:
-                    continue
-                received.append((msg.partition_key(), msg.data()))
-        finally:
-            client.close()
-        return received
-
-
-def _yaml_name(config_yaml: Path) -> str:
-    """The ``name:`` line of a function config file."""
-    for line in config_yaml.read_text().splitlines():
-        if line.startswith("name:"):
-            return line.split(":", 1)[1].strip().strip("'\"")
-    raise ValueError(f"{config_yaml}: no name")
+from cluster import HOW_TO_START, Pulsar, unavailable_reason
 
 
 @pytest.fixture(scope="session")
 def pulsar() -> Pulsar:
     """The running cluster; skips (or fails, with ``STREAMLOOP_REQUIRE_PULSAR=1``) when there is none."""
-    reason = _unavailable_reason()
+    reason = unavailable_reason()
     if reason:
         message = f"{reason}; {HOW_TO_START}"
         if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
@@ -180,41 +28,6 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def topic(name: str) -> str:
-    """The full name of a non-partitioned persistent topic in public/default."""
-    return f"persistent://{TENANT}/{NAMESPACE}/{name}"
-
-
-def make_zip(
-    out: Path, modules: Sequence[Path] = (), packages: Sequence[Path] = (), wheels: Sequence[Path] = ()
-) -> Path:
-    """A Pulsar Python package: ``<stem>/src/<modules and packages>``, ``<stem>/deps/<wheels>``."""
-    top = out.stem
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for module in modules:
-            zf.write(module, f"{top}/src/{module.name}")
-        for package in packages:
-            for path in sorted(package.rglob("*.py")):
-                zf.write(path, f"{top}/src/{path.relative_to(package.parent).as_posix()}")
-        for wheel in wheels:
-            zf.write(wheel, f"{top}/deps/{wheel.name}", compress_type=zipfile.ZIP_STORED)
-    return out
-
-
-def wheels_from(dist_zip: Path, into: Path) -> list[Path]:
-    """Extract the ``deps/*.whl`` of a built package (``make package``) into ``into``."""
-    into.mkdir(parents=True, exist_ok=True)
-    wheels = []
-    with zipfile.ZipFile(dist_zip) as zf:
-        for info in zf.infolist():
-            if "/deps/" in info.filename and info.filename.endswith(".whl"):
-                target = into / Path(info.filename).name
-                with zf.open(info) as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                wheels.append(target)
-    return wheels
-
-
 @pytest.fixture
 def deployed(pulsar: Pulsar) -> Iterator[list[str]]:
     """Names appended to this list are deleted after the test, pass or fail."""
@@ -222,10 +35,3 @@ def deployed(pulsar: Pulsar) -> Iterator[list[str]]:
     yield names
     for name in names:
         pulsar.delete(name)
-
-
-def _quiet() -> Any:
-    """A pulsar-client logger that prints warnings and errors only."""
-    import pulsar
-
-    return pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)

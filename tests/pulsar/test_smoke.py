@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ADMIN_URL, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wheels_from
+from cluster import ADMIN_URL, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wheels_from
 
 pytestmark = pytest.mark.pulsar
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pulsar as pulsar_client
 import pytest
-from conftest import REPO, Pulsar
+from cluster import REPO, Pulsar
 
 from streamloop.bootstrap import train_onnx
 from streamloop.config import topic
