@@ -33,6 +33,7 @@ def features(i: int, a: float = 1.0, b: float = 0.0) -> dict:
 
 
 def publish_model(harness: FunctionHarness, payload: bytes, name: str = "default") -> None:
+    """Publish a model; the scorer validates it when the next message arrives."""
     harness.client.create_producer(MODELS).send(payload, partition_key=name)
     harness.client.run_callbacks()
 
@@ -101,8 +102,9 @@ def test_a_bad_model_is_rejected_on_metrics_and_the_old_one_keeps_serving(scorer
 def test_rejection_reasons_name_what_failed(scorer):
     scorer.send(features(0))
     reasons = {}
-    for kind, make in BAD_MODELS.items():
+    for i, (kind, make) in enumerate(BAD_MODELS.items(), 1):
         publish_model(scorer, make(linear_classifier(["a", "b"], [1.0, 1.0])))
+        scorer.send(features(i))  # a new model is validated before the next message is scored
         reasons[kind] = rejections(scorer)[-1]["reason"]
     assert reasons["truncated"].startswith("onnx:")
     assert reasons["not onnx"].startswith("onnx:")

@@ -31,8 +31,11 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
     Every event yields exactly one prediction: before any model is published it carries
     ``"model": null`` (so labels can still be joined and the learner can start), afterwards the
     ``name:version`` of the model that made it. New models arrive through a TableView on the
-    compacted ``models`` topic; each is validated (:meth:`OnnxModel.load`) before one reference
-    assignment swaps it in, and a rejected model is reported on ``metrics`` while the old one serves on.
+    compacted ``models`` topic. Its listener runs on the client's thread and only parks the bytes;
+    the next ``process`` call validates them (:meth:`OnnxModel.load`) and swaps the model between two
+    messages, or reports the rejection on ``metrics`` while the old model serves on. (Loading an ONNX
+    model, or publishing, inside the listener holds the TableView's lock on the client's only IO thread;
+    on a real broker that stalled the scorer for good.)
     """
 
     Config = ScorerConfig
@@ -41,41 +44,47 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
     def setup(self, context: Any) -> None:
         self.model: OnnxModel | None = None
         self._last_x: dict[str, float] | None = None
+        self._arrived: bytes | None = None  # the newest model bytes, not yet validated
         self._table = context.get_pulsar_client().create_table_view(self.config.models_topic)
         self._table.for_each_and_listen(self._on_model)
 
     def _on_model(self, name: str, payload: Any) -> None:
-        """TableView listener: validate, then swap (runs on the client's listener thread)."""
-        config = self.config
-        if name != config.model_name or payload is None:
+        """TableView listener (client thread): keep the newest bytes for our model name, nothing else."""
+        if name == self.config.model_name and payload:
+            self._arrived = bytes(payload)  # one reference assignment; a newer model replaces an older one
+
+    def _swap_in_arrived_model(self) -> None:
+        data, self._arrived = self._arrived, None
+        if data is None:
             return
-        data = bytes(payload)
+        config = self.config
         try:
             model = OnnxModel.load(
                 data,
-                name,
+                config.model_name,
                 max_bytes=config.max_model_bytes,
                 probe=self._last_x,
                 expected_features=config.expected_features,
             )
         except ModelRejected as error:
             serving = self.model.label if self.model else None
-            log.warning("rejected model %s (%d bytes): %s; still serving %s", name, len(data), error, serving)
+            log.warning("rejected model (%d bytes): %s; still serving %s", len(data), error, serving)
             self.record("models_rejected", 1)
-            self.metric_event(
-                name, {"event": "rejection", "model": name, "reason": str(error), "serving": serving}
-            )
+            reason = str(error)
+            event = {"event": "rejection", "model": config.model_name, "reason": reason, "serving": serving}
+            self.metric_event(config.model_name, event)
             return
-        if self.model is not None and self.model.version == model.version:
-            return
-        self.model = model  # one reference assignment: process() sees the old or the new model, never half
-        log.info("serving model %s", model.label)
-        self.record("models_loaded", 1)
+        if self.model is None or self.model.version != model.version:
+            self.model = model
+            log.info("serving model %s", model.label)
+            self.record("models_loaded", 1)
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
         record = decode_object(delivery.payload)
         event_id = require_id(record)
         x = require_features(record)
+        if self._arrived is not None:
+            self._swap_in_arrived_model()
         model = self.model
         if model is None:
             y_pred, proba, label = None, None, None
