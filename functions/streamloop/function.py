@@ -29,6 +29,7 @@ from streamloop.codec import BadMessage, encode
 from streamloop.config import Config, ConfigError, UserConfig, parse_user_config
 
 log = logging.getLogger("streamloop")
+_OK = pulsar.Result.Ok
 
 
 class Delivery:
@@ -132,12 +133,12 @@ class StreamFunction(Generic[Config]):
         acks: Iterable[Delivery] = (),
     ) -> None:
         """Send ``payload`` keeping ``key``; each delivery in ``acks`` waits for the broker's confirmation."""
-        waiting = tuple(acks)
+        waiting = acks if type(acks) is tuple else tuple(acks)
         for delivery in waiting:
             delivery.hold()
 
         def confirmed(result: Any, message_id: Any) -> None:
-            if result is pulsar.Result.Ok or result == pulsar.Result.Ok:
+            if result is _OK or result == _OK:  # `is` first: comparing enums costs µs
                 for delivery in waiting:
                     delivery.release()
             else:  # left unacked: Pulsar redelivers the inputs after a restart or ack timeout

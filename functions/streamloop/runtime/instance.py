@@ -57,12 +57,23 @@ class FunctionInstance:
         )
         self.function = definition.function_class()
         self._output: Any = None
+        self._receive_nowait = getattr(self.consumer, "receive_nowait", None)  # the in-memory consumer's
 
     def process_next(self, timeout_millis: int | None) -> bool:
         """Receive and process one message; ``False`` if none came within ``timeout_millis``."""
         try:
             message = self.consumer.receive(timeout_millis)
         except pulsar.Timeout:
+            return False
+        self.process(message)
+        return True
+
+    def process_waiting(self) -> bool:
+        """Process one message if one is already waiting: ``process_next(0)``, minus the raised Timeout."""
+        if self._receive_nowait is None:
+            return self.process_next(0)
+        message = self._receive_nowait()
+        if message is None:
             return False
         self.process(message)
         return True

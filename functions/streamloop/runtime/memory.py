@@ -49,6 +49,7 @@ def _hash(text: str) -> int:
 
 
 _NON_KEY_HASH = _hash("NON_KEY")
+_NO_PROPERTIES: dict[str, str] = {}  # shared by messages without properties: a Message never changes its own
 
 
 class MessageId:
@@ -375,6 +376,14 @@ class MemoryConsumer:
                 return self._queue.popleft()
             raise pulsar.Timeout("Pulsar error: TimeOut") from None
 
+    def receive_nowait(self) -> Message | None:
+        """The next message already queued, else ``None``: ``receive(0)`` without the exception."""
+        if self._queue:
+            return self._queue.popleft()
+        if self._closed:
+            raise pulsar.AlreadyClosed("consumer closed")
+        return None
+
     def acknowledge(self, message: Message | MessageId) -> None:
         if self._closed:
             raise pulsar.AlreadyClosed("consumer closed")
@@ -637,7 +646,7 @@ class MemoryClient:
             msg = Message(
                 content,
                 key or "",
-                dict(properties) if properties else {},
+                dict(properties) if properties else _NO_PROPERTIES,
                 event_timestamp or 0,
                 publish_ts,
                 msg_id,

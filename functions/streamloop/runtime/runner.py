@@ -154,7 +154,7 @@ class Runner:
         while True:
             done = run_callbacks() if run_callbacks else 0
             for instance in self.instances:
-                while instance.process_next(0):
+                while instance.process_waiting():
                     total += 1
                     done += 1
                     if run_callbacks:

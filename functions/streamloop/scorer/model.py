@@ -78,11 +78,21 @@ class OnnxModel:
         outputs = [o.name for o in session.get_outputs()]
         # Classification reads the probabilities (so class values keep their JSON type); regression the value.
         self._output_name = outputs[1] if self.classes is not None else outputs[0]
-        self._row = np.zeros((1, len(self.feature_names)), dtype=np.float32)  # reused for every message
-        self._feeds = {self._input_name: self._row}
         self._class_keys = tuple(
             str(c).lower() if isinstance(c, bool) else str(c) for c in self.classes or ()
         )
+        # Both buffers are bound once (io_binding): a prediction writes the row in place and runs, with no
+        # per-message feeds dict, input copy or output allocation. One plain run learns the output's shape.
+        self._row = np.zeros((1, len(self.feature_names)), dtype=np.float32)
+        first = session.run([self._output_name], {self._input_name: self._row})[0]
+        self._out = np.zeros(first.shape, dtype=first.dtype)
+        self._binding = session.io_binding()
+        self._input = ort.OrtValue.ortvalue_from_numpy(self._row)  # shares the row's memory
+        self._binding.bind_ortvalue_input(self._input_name, self._input)
+        self._binding.bind_output(
+            self._output_name, "cpu", 0, self._out.dtype, self._out.shape, self._out.ctypes.data
+        )
+        self._values = self._out[0] if self._out.ndim > 1 else self._out  # a view of the first row
 
     @classmethod
     def load(
@@ -135,9 +145,9 @@ class OnnxModel:
             missing = [f for f in feature_names if f not in set(wanted)]
             if missing:
                 raise ModelRejected(f"feature_names: the features stream has no {missing[:5]}")
-        model = cls(session, name, str(version), feature_names, classes, meta)
         row = {f: 0.0 for f in feature_names} if probe is None else probe
         try:
+            model = cls(session, name, str(version), feature_names, classes, meta)
             result = model.predict(row)
         except Exception as error:
             raise ModelRejected(f"probe: scoring failed ({type(error).__name__}: {error})") from None
@@ -156,8 +166,9 @@ class OnnxModel:
                 row[i] = x[name]
         except KeyError as error:
             raise BadMessage(f"x.{error.args[0]}: missing, and model {self.label} needs it") from None
-        out = self.session.run([self._output_name], self._feeds)[0][0]
+        self.session.run_with_iobinding(self._binding)
+        out = self._values
         if self.classes is None:
-            return Prediction(float(out[0]) if getattr(out, "ndim", 0) else float(out), None)
-        proba = {key: float(p) for key, p in zip(self._class_keys, out, strict=False)}
-        return Prediction(self.classes[int(np.argmax(out))], proba)
+            return Prediction(float(out[0]) if out.ndim else float(out), None)
+        proba = dict(zip(self._class_keys, out.tolist(), strict=False))
+        return Prediction(self.classes[int(out.argmax())], proba)

@@ -1,0 +1,34 @@
+"""The embedded runner's whole loop: the demo's stream through ``Runner.from_directory`` on one thread.
+
+Exactly what ``make demo`` does, timed from the first event sent to the last message processed: each event
+(and each label, ``LABEL_DELAY`` events later) is sent, then the runner pumps every function until nothing
+is left. Runner start-up (loading the YAMLs, subscribing) is not counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamloop.bench.ceiling import timed
+from streamloop.bench.workload import LABEL_DELAY, Workload
+from streamloop.replay import replay
+from streamloop.runtime.runner import Runner
+
+
+def run_loop(workload: Workload) -> dict[str, Any]:
+    """One pass of the workload through a fresh runner: wall and CPU seconds, and how much came out."""
+    runner = Runner.from_directory(workload.config_dir)
+    runner.start()
+
+    def pump(kind: str, record: dict[str, Any]) -> None:
+        runner.pump()
+
+    def run() -> None:
+        replay(runner.client, workload.events, workload.labels, label_delay=LABEL_DELAY, on_sent=pump)
+        runner.pump()
+
+    seconds, cpu_seconds = timed(run)
+    client = runner.client
+    outputs = {name: len(client.messages(name)) for name in ("predictions", "examples", "models")}
+    runner.stop()
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, **outputs}

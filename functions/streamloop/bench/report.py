@@ -1,0 +1,141 @@
+"""The bench document (``out/bench.json``) and its table: targets and ratios first, then throughputs.
+
+Every section is ``{"status": "ok", ...}`` or ``{"status": "skipped", "reason": ...}``; a target whose
+section is skipped is reported as skipped, never as met or missed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+Sections = dict[str, dict[str, Any]]
+
+
+def _embedded_ratio(sections: Sections) -> float | None:
+    return sections["embedded"].get("ratio_to_ceiling")
+
+
+def _worst_function_ratio(sections: Sections) -> float | None:
+    functions = sections["deployed_functions"]
+    ratios = [f["ratio_to_identity"] for name, f in functions.items() if isinstance(f, dict)]
+    return min(ratios) if ratios else None
+
+
+def _loop_p99(sections: Sections) -> float | None:
+    latency = sections["loop_latency"].get("latency_ms", {}).get("500")
+    return latency["p99"] if latency else None
+
+
+# (key, what, comparison, target, the section it needs, how to read the value)
+TARGETS: list[tuple[str, str, str, float, str, Callable[[Sections], float | None]]] = [
+    (
+        "embedded_vs_ceiling",
+        "embedded whole loop / library-chain ceiling",
+        ">=",
+        0.60,
+        "embedded",
+        _embedded_ratio,
+    ),
+    (
+        "functions_vs_identity",
+        "deployed function / identity function (worst)",
+        ">=",
+        0.70,
+        "deployed_functions",
+        _worst_function_ratio,
+    ),
+    (
+        "loop_p99_ms_at_500",
+        "Pulsar loop p99 event→prediction at 500 ev/s (ms)",
+        "<=",
+        100.0,
+        "loop_latency",
+        _loop_p99,
+    ),
+]
+
+
+def skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason}
+
+
+def throughput(runs: list[tuple[float, float]], events: int) -> dict[str, Any]:
+    """Rates over the ``(wall, cpu)`` seconds of each run: medians, and every run's wall-clock rate.
+
+    ``events_per_s`` is wall-clock; ``events_per_cpu_s`` counts this process's CPU time only, so another
+    process sharing the machine does not lower it (every local measurement is single-threaded).
+    """
+    wall = [events / w for w, _ in runs]
+    cpu = statistics.median(events / c for _, c in runs)
+    median = statistics.median(wall)
+    return {
+        "events_per_s": round(median, 1),
+        "events_per_cpu_s": round(cpu, 1),
+        "us_per_event": round(1e6 / median, 2),
+        "cpu_us_per_event": round(1e6 / cpu, 2),
+        "runs_events_per_s": [round(r, 1) for r in wall],
+    }
+
+
+def targets(sections: Sections) -> dict[str, dict[str, Any]]:
+    """Each target of issue 5: its value, whether it is met, or why it was not measured."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, what, comparison, target, section, read in TARGETS:
+        entry: dict[str, Any] = {"what": what, "target": f"{comparison} {target:g}"}
+        if sections[section]["status"] != "ok":
+            entry.update(value=None, met=None, reason=sections[section].get("reason"))
+        else:
+            value = read(sections)
+            met = None if value is None else (value >= target if comparison == ">=" else value <= target)
+            entry.update(value=None if value is None else round(value, 3), met=met)
+        out[key] = entry
+    return out
+
+
+def _rate(section: dict[str, Any]) -> str:
+    if section["status"] != "ok":
+        return f"skipped: {section['reason']}"
+    return (
+        f"{section['events_per_s']:>10,.0f} ev/s {section['us_per_event']:>9.1f} µs/event "
+        f"{section['cpu_us_per_event']:>9.1f} CPU µs/event"
+    )
+
+
+def table(doc: dict[str, Any]) -> str:
+    """The readable summary: targets (ratios) first, then every section."""
+    workload = doc["workload"]
+    lines = [
+        f"streamloop bench ({doc['mode']}): {workload['events']} events, {workload['rounds']} rounds, "
+        f"{doc['machine']['cpus']} CPUs, load {doc['machine']['load_avg']}",
+        "",
+        "targets (ratios of CPU time of runs measured side by side, median of rounds)",
+    ]
+    for entry in doc["targets"].values():
+        if entry["value"] is None:
+            state, value = f"skipped: {entry.get('reason')}", "–"
+        else:
+            state, value = ("met" if entry["met"] else "MISSED"), f"{entry['value']:g}"
+        lines.append(f"  {entry['what']:<52} {value:>8}  {entry['target']:<8} {state}")
+    sections = doc["sections"]
+    lines += ["", "throughput"]
+    ceiling = sections["ceiling"]
+    lines.append(f"  {'library-chain ceiling':<40} {_rate(ceiling)}")
+    for step, us in ceiling.get("breakdown_cpu_us_per_event", {}).items():
+        lines.append(f"    {step:<38} {us:>30.2f} µs/event")
+    lines.append(f"  {'embedded runner whole loop':<40} {_rate(sections['embedded'])}")
+    lines.append(f"  {'embedded identity function (1 hop)':<40} {_rate(sections['embedded_identity'])}")
+    for name in (
+        "identity_function",
+        "bare_client",
+        "deployed_functions",
+        "loop_latency",
+        "scaling",
+        "memory",
+        "startup",
+    ):
+        section = sections[name]
+        text = f"skipped: {section['reason']}" if section["status"] != "ok" else "see bench.json"
+        lines.append(f"  {name.replace('_', ' '):<40} {text}")
+    return "\n".join(lines)

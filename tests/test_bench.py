@@ -1,0 +1,50 @@
+"""Smoke test of ``python -m streamloop.bench --quick``: it runs and writes every section (no timings)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+LOCAL = ("ceiling", "embedded", "embedded_identity")
+BROKER = (
+    "identity_function",
+    "bare_client",
+    "deployed_functions",
+    "loop_latency",
+    "scaling",
+    "memory",
+    "startup",
+)
+
+
+def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "streamloop.bench", "--quick", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "embedded whole loop / library-chain ceiling" in run.stdout
+    doc = orjson.loads(out.read_bytes())
+    sections = doc["sections"]
+    assert set(sections) == {*LOCAL, *BROKER}
+    for name in LOCAL:
+        assert sections[name]["status"] == "ok"
+        assert sections[name]["events_per_s"] > 0 and sections[name]["events_per_cpu_s"] > 0
+        assert all(rate > 0 for rate in sections[name]["runs_events_per_s"])
+    assert all(us > 0 for us in sections["ceiling"]["breakdown_cpu_us_per_event"].values())
+    assert sections["embedded"]["ratio_to_ceiling"] > 0
+    assert sections["embedded"]["outputs"]["predictions"] == doc["workload"]["events"]
+    for name in BROKER:
+        assert sections[name] == {"status": "skipped", "reason": "needs a broker (make pulsar-up)"}
+    ratio = doc["targets"]["embedded_vs_ceiling"]
+    assert ratio["value"] == round(sections["embedded"]["ratio_to_ceiling"], 3)
+    assert ratio["met"] in (True, False)
+    assert doc["targets"]["functions_vs_identity"]["met"] is None
