@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 DEPLOY_ZIP ?= dist/streamloop-nodeps.zip
 export DEPLOY_ZIP
 
-.PHONY: venv demo test lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
+.PHONY: venv demo test bench lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,9 @@ demo: venv
 
 test: venv
 	packaging/run-tests.sh
+
+bench: venv
+	$(PY) -m streamloop.bench --out out/bench.json
 
 lint: venv
 	$(VENV)/bin/ruff check functions tests packaging
