@@ -148,3 +148,9 @@ def test_malformed_inputs_go_to_dead_letters(joiner, topic_name, payload, reason
     assert dead.properties["error"].startswith(reason)
     assert dead.properties["input_topic"] == topic_name
     assert not joiner.unacked
+
+
+def test_a_non_finite_label_time_is_dead_lettered_naming_the_field(joiner: FunctionHarness) -> None:
+    joiner.send(b'{"id": "e1", "label": true, "ts": NaN}', topic=LABELS)
+    assert [d.properties["error"] for d in joiner.dead_letters] == ["ts: expected a finite number, got nan"]
+    assert joiner.unacked == []

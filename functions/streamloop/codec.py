@@ -8,10 +8,15 @@ b'{"id":"e1","x":{"a":1.0}}'
 Traceback (most recent call last):
 ...
 streamloop.codec.BadMessage: payload: expected a JSON object, got list
+>>> decode_object(b'{"id": "e1", "amount": NaN}')
+Traceback (most recent call last):
+...
+streamloop.codec.BadMessage: amount: expected a finite number, got nan
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -44,10 +49,28 @@ def decode_object(payload: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(payload)
     except orjson.JSONDecodeError as error:
-        raise BadMessage(f"payload: invalid JSON ({error})") from None
+        reason = _non_finite_field(payload) or f"payload: invalid JSON ({error})"
+        raise BadMessage(reason) from None
     if not isinstance(value, dict):
         raise BadMessage(f"payload: expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def _non_finite_field(payload: bytes) -> str | None:
+    """Name the top-level field holding a ``NaN``/``Infinity`` literal (or an overflowing number).
+
+    orjson rejects those (they are not JSON, yet Python's ``json.dumps`` writes them), which would leave a
+    bare "invalid JSON" reason; ``None`` when that is not why the payload failed.
+    """
+    try:
+        lenient = json.loads(payload)
+    except ValueError:
+        return None
+    if isinstance(lenient, dict):
+        for name, value in lenient.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"{name}: expected a finite number, got {value!r}"
+    return None
 
 
 def encode(value: Any) -> bytes:

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from streamloop.codec import BadMessage
+from streamloop.codec import BadMessage, decode_object
 from streamloop.features import FeaturesConfig, Featurizer
 from streamloop.features.encoders import stable_bucket
-from streamloop.features.values import decode_event, entity_key, event_time
+from streamloop.features.values import entity_key, event_time
 
 T = 1767229200.0  # 2026-01-01T01:00:00Z, a Thursday
 
@@ -155,10 +155,10 @@ def test_event_time_and_key() -> None:
         entity_key({"k": 1.5}, "k", "m")
 
 
-def test_decode_event_names_a_nan_field() -> None:
+def test_decode_object_names_a_nan_field() -> None:
     with pytest.raises(BadMessage, match=r"^amount: expected a finite number, got inf$"):
-        decode_event(b'{"id": "e", "amount": Infinity}')
+        decode_object(b'{"id": "e", "amount": Infinity}')
     with pytest.raises(BadMessage, match=r"^payload: invalid JSON"):
-        decode_event(b'{"id": "e", ')
+        decode_object(b'{"id": "e", ')
     with pytest.raises(BadMessage, match=r"^payload: invalid JSON"):
-        decode_event(b"[NaN]")
+        decode_object(b"[NaN]")

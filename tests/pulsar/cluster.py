@@ -68,6 +68,8 @@ class Pulsar:
     service_url: str = SERVICE_URL
     admin_url: str = ADMIN_URL
     home: Path = PULSAR_HOME
+    namespace: str = NAMESPACE
+    """Where ``delete``, ``status`` and ``log_tail`` look for functions (tenant ``public``)."""
 
     def admin(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
         """Run ``bin/pulsar-admin --admin-url ... <args>`` and return the finished process."""
@@ -86,12 +88,20 @@ class Pulsar:
     def delete(self, name: str) -> None:
         """Delete the function (no error if it is already gone)."""
         self.admin(
-            "functions", "delete", "--tenant", TENANT, "--namespace", NAMESPACE, "--name", name, check=False
+            "functions",
+            "delete",
+            "--tenant",
+            TENANT,
+            "--namespace",
+            self.namespace,
+            "--name",
+            name,
+            check=False,
         )
 
     def status(self, name: str) -> dict[str, Any]:
         """The function's status JSON (the same document ``pulsar-admin functions status`` prints)."""
-        return _get_json(f"/admin/v3/functions/{TENANT}/{NAMESPACE}/{name}/status")
+        return _get_json(f"/admin/v3/functions/{TENANT}/{self.namespace}/{name}/status")
 
     def wait_for_status(self, name: str, running: int = 1, timeout: float = 180.0) -> dict[str, Any]:
         """Poll until ``numRunning == running``; fail with the last status and the instance log tail."""
@@ -107,10 +117,10 @@ class Pulsar:
             time.sleep(0.5)
         raise AssertionError(f"{name}: not {running} running after {timeout}s: {last}\n{self.log_tail(name)}")
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        """The end of instance 0's log on a local standalone (empty for a remote cluster)."""
+    def log_tail(self, name: str, lines: int = 40, instance: int = 0) -> str:
+        """The end of an instance's log on a local standalone (empty for a remote cluster)."""
         for logs in (REPO / ".cache/pulsar/run/logs", self.home / "logs"):
-            path = logs / "functions" / TENANT / NAMESPACE / name / f"{name}-0.log"
+            path = logs / "functions" / TENANT / self.namespace / name / f"{name}-{instance}.log"
             if path.exists():
                 return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
         return ""

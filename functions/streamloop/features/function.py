@@ -6,11 +6,11 @@ import logging
 from time import monotonic
 from typing import Any
 
-from streamloop.codec import encode, require_id
+from streamloop.codec import decode_object, encode, require_id
 from streamloop.features.config import FeaturesConfig
 from streamloop.features.featurizer import Featurizer
 from streamloop.features.store import StateCache
-from streamloop.features.values import decode_event, entity_key, event_time
+from streamloop.features.values import entity_key, event_time
 from streamloop.function import Delivery, StreamFunction
 
 log = logging.getLogger("streamloop.features")
@@ -54,7 +54,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
         id_field, key_field, time_field = self._fields
-        record = decode_event(delivery.payload)
+        record = decode_object(delivery.payload)
         event_id = require_id(record, id_field)
         key = entity_key(record, key_field, delivery.key)
         ts = event_time(record, time_field, delivery.event_time)

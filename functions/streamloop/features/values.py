@@ -6,44 +6,19 @@
 Traceback (most recent call last):
 ...
 streamloop.codec.BadMessage: amount: expected a finite number, got bool
->>> decode_event(b'{"id": "e1", "amount": NaN}')
-Traceback (most recent call last):
-...
-streamloop.codec.BadMessage: amount: expected a finite number, got nan
 """
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from typing import Any
 
-from streamloop.codec import BadMessage, decode_object
+from streamloop.codec import BadMessage
 
 # datetime's range (years 1..9999): window state converts event times to datetimes.
 MIN_TS = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
 MAX_TS = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
-
-
-def decode_event(payload: bytes) -> dict[str, Any]:
-    """``codec.decode_object``, but a ``NaN``/``Infinity`` literal is reported by the field that holds it.
-
-    orjson rejects those literals (they are not JSON, yet Python's ``json.dumps`` writes them), which
-    would leave a bare "invalid JSON" reason; the event is refused either way.
-    """
-    try:
-        return decode_object(payload)
-    except BadMessage as error:
-        try:
-            lenient = json.loads(payload)
-        except ValueError:
-            raise error from None
-        if isinstance(lenient, dict):
-            for name, value in lenient.items():
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise BadMessage(f"{name}: expected a finite number, got {value!r}") from None
-        raise
 
 
 def number(value: Any, field: str) -> float:

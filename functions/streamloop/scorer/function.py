@@ -10,6 +10,7 @@ from pydantic import Field
 from streamloop.codec import BadMessage, decode_object, encode, require_features, require_id
 from streamloop.config import UserConfig, topic
 from streamloop.function import Delivery, StreamFunction
+from streamloop.scorer.feed import follow_models
 from streamloop.scorer.model import ModelRejected, OnnxModel
 
 log = logging.getLogger("streamloop.scorer")
@@ -30,12 +31,12 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
 
     Every event yields exactly one prediction: before any model is published it carries
     ``"model": null`` (so labels can still be joined and the learner can start), afterwards the
-    ``name:version`` of the model that made it. New models arrive through a TableView on the
-    compacted ``models`` topic. Its listener runs on the client's thread and only parks the bytes;
+    ``name:version`` of the model that made it. New models arrive from the compacted ``models`` topic
+    (:mod:`~streamloop.scorer.feed`). Its callback runs on another thread and only parks the bytes;
     the next ``process`` call validates them (:meth:`OnnxModel.load`) and swaps the model between two
     messages, or reports the rejection on ``metrics`` while the old model serves on. (Loading an ONNX
-    model, or publishing, inside the listener holds the TableView's lock on the client's only IO thread;
-    on a real broker that stalled the scorer for good.)
+    model, or publishing, inside a client callback held the client's only callback thread; on a real
+    broker that stalled the scorer for good.)
     """
 
     Config = ScorerConfig
@@ -45,11 +46,10 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         self.model: OnnxModel | None = None
         self._last_x: dict[str, float] | None = None
         self._arrived: bytes | None = None  # the newest model bytes, not yet validated
-        self._table = context.get_pulsar_client().create_table_view(self.config.models_topic)
-        self._table.for_each_and_listen(self._on_model)
+        self._feed = follow_models(context.get_pulsar_client(), self.config.models_topic, self._on_model)
 
     def _on_model(self, name: str, payload: Any) -> None:
-        """TableView listener (client thread): keep the newest bytes for our model name, nothing else."""
+        """Model feed callback (another thread): keep the newest bytes for our model name, nothing else."""
         if name == self.config.model_name and payload:
             self._arrived = bytes(payload)  # one reference assignment; a newer model replaces an older one
 
