@@ -27,6 +27,9 @@ trap stop_pulsar EXIT
 
 if "$HERE/pulsar.sh" status >/dev/null 2>&1; then
   echo "== using the Pulsar already running at ${PULSAR_ADMIN_URL:-http://127.0.0.1:8080}"
+  if [[ -z "${PULSAR_HOME:-}" ]] && command -v mvn >/dev/null; then
+    "$HERE/pulsar.sh" fetch # the tests still need bin/pulsar-admin from a distribution
+  fi
 elif command -v java >/dev/null && command -v mvn >/dev/null; then
   echo "== starting a Pulsar standalone for the real-broker tests"
   "$HERE/pulsar.sh" up

@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,19 +138,28 @@ def test_deployed_functions_close_the_loop(clean: Pulsar, package: Path) -> None
             assert instance["status"]["numUserExceptions"] == 0, (name, instance)
 
 
-def test_the_runner_in_broker_mode_closes_the_loop(clean: Pulsar) -> None:
-    client = pulsar_client.Client(clean.service_url)
-    runner = Runner.from_directory(CONFIG_DIR, client=client)
+@contextmanager
+def broker_mode(client: Any, files: list[Path]) -> Iterator[Runner]:
+    """The local runner on a real broker, serving on its own thread until the block ends."""
+    runner = Runner.from_files(files, client=client)
     runner.start()
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        stream_and_check_the_loop(client)
+        yield runner
     finally:
         stop.set()
         thread.join(timeout=60)
         runner.stop()
+
+
+def test_the_runner_in_broker_mode_closes_the_loop(clean: Pulsar) -> None:
+    client = pulsar_client.Client(clean.service_url)
+    try:
+        with broker_mode(client, [CONFIG_DIR / f"{name}.yaml" for name in FUNCTIONS]):
+            stream_and_check_the_loop(client)
+    finally:
         client.close()
 
 
@@ -194,17 +204,8 @@ def test_same_predictions_embedded_in_broker_mode_and_deployed(clean: Pulsar, pa
             clean.delete(name)
         delete_topics(clean)
 
-        runner = Runner.from_files(files, client=client)
-        runner.start()
-        stop = threading.Event()
-        thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
+        with broker_mode(client, files):
             in_broker_mode = score_with(client, model)
-        finally:
-            stop.set()
-            thread.join(timeout=60)
-            runner.stop()
     finally:
         client.close()
 
