@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 DEPLOY_ZIP ?= dist/streamloop-nodeps.zip
 export DEPLOY_ZIP
 
-.PHONY: venv demo test bench lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
+.PHONY: venv demo test chaos bench lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ demo: venv
 
 test: venv
 	packaging/run-tests.sh
+
+# Fault scenarios against a real standalone (kill -9, broker restart, bad input and models); ~10 min.
+chaos: venv
+	packaging/pulsar.sh up
+	STREAMLOOP_REQUIRE_PULSAR=1 STREAMLOOP_CHAOS_REPORT=out/chaos.json $(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider
 
 bench: venv
 	$(PY) -m streamloop.bench --out out/bench.json

@@ -1,0 +1,54 @@
+"""Read the deployed learner's checkpoint through the admin state API and verify it like the learner does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from stage import CONFIG_DIR, Stage
+
+from streamloop.learner.checkpoint import CheckpointStore
+from streamloop.learner.state import LearnerState
+
+CHECKPOINT_KEY = "learner-checkpoint"
+
+
+def hmac_key() -> bytes:
+    """The demo secret of ``pulsar-config/learner.yaml`` (ClearTextSecretsProvider: the value is the key)."""
+    config = yaml.safe_load((CONFIG_DIR / "learner.yaml").read_text())
+    return str(config["secrets"]["checkpoint_hmac_key"]).encode()
+
+
+class AdminState:
+    """Pulsar's ``get_state``/``put_state`` for one deployed function, over the admin REST API."""
+
+    def __init__(self, stage: Stage, function: str = "learner") -> None:
+        self.stage, self.function = stage, function
+
+    def get_state(self, key: str) -> bytes | None:
+        return self.stage.get_state(self.function, key)
+
+    def put_state(self, key: str, value: str) -> None:
+        self.stage.put_state(self.function, key, value)
+
+
+def load_checkpoint(stage: Stage, key: bytes | None = None) -> Any:
+    """The deployed learner's :class:`LearnerState`, HMAC-checked by the learner's own code first."""
+    return CheckpointStore(AdminState(stage), CHECKPOINT_KEY, key or hmac_key()).load()
+
+
+def weights(state: LearnerState) -> dict[str, Any]:
+    """The learned numbers of the default pipeline (scaler statistics and the linear model's weights)."""
+    scaler, linear = state.model["StandardScaler"], state.model["LogisticRegression"]
+    return {
+        "means": dict(scaler.means),
+        "vars": dict(scaler.vars),
+        "weights": dict(linear.weights),
+        "intercept": linear.intercept,
+    }
+
+
+def learned(stage: Stage) -> int:
+    """Examples the deployed learner's stored checkpoint has learned (0 before the first)."""
+    state = load_checkpoint(stage)
+    return 0 if state is None else state.n_learned

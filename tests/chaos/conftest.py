@@ -1,0 +1,70 @@
+"""Fixtures for the chaos scenarios: the real standalone, a namespace per scenario, and the report.
+
+The cluster helpers live in ``tests/pulsar/cluster.py``; that directory is put on ``sys.path`` here.
+With ``STREAMLOOP_CHAOS_REPORT=<path>`` (``make chaos``) every scenario's books are written there as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulsar"))
+
+from cluster import HOW_TO_START, REPO, Pulsar, unavailable_reason
+from stage import Stage
+
+
+@pytest.fixture(scope="session")
+def pulsar() -> Pulsar:
+    """The running cluster; skips (or fails, with ``STREAMLOOP_REQUIRE_PULSAR=1``) when there is none."""
+    reason = unavailable_reason()
+    if reason:
+        message = f"{reason}; {HOW_TO_START}"
+        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
+            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return Pulsar()
+
+
+@pytest.fixture(scope="session")
+def package() -> Path:
+    """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
+    subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
+    return REPO / "dist" / "streamloop-nodeps.zip"
+
+
+@pytest.fixture
+def stage(pulsar: Pulsar, package: Path, tmp_path: Path) -> Iterator[Stage]:
+    """A fresh namespace ``public/chaos<id>``; its functions, topics and namespace go afterwards."""
+    stage = Stage(pulsar, package, tmp_path, f"chaos{uuid.uuid4().hex[:8]}")
+    yield stage
+    stage.close()
+
+
+class Report:
+    """Scenario name → its numbers, written as JSON at the end of the session when asked for."""
+
+    def __init__(self) -> None:
+        self.scenarios: dict[str, Any] = {}
+
+    def add(self, scenario: str, numbers: dict[str, Any]) -> None:
+        self.scenarios[scenario] = numbers
+
+
+@pytest.fixture(scope="session")
+def report() -> Iterator[Report]:
+    collected = Report()
+    yield collected
+    path = os.environ.get("STREAMLOOP_CHAOS_REPORT")
+    if path and collected.scenarios:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(collected.scenarios, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,292 @@
+"""A stage for one chaos scenario: the functions deployed into their own namespace on the real standalone.
+
+Each scenario gets ``public/chaos<id>`` (no dash, as function state lives in a BookKeeper namespace named
+``<tenant>_<namespace>``): copies of ``pulsar-config/*.yaml`` with the namespace and every topic rewritten
+(and ``userConfig`` overrides applied), its own topics, subscriptions and function state, so counts never
+mix between scenarios. Everything talks to the standalone on 127.0.0.1, and every wait is
+bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import pulsar as pulsar_client
+import yaml
+from books import Books, DeadLetter
+from cluster import REPO, TENANT, Pulsar
+from corpus import Item
+
+CONFIG_DIR = REPO / "pulsar-config"
+FUNCTIONS = ("features", "scorer", "joiner", "learner")
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
+    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def _rewrite(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, list):
+        return [_rewrite(v, old, new) for v in value]
+    if isinstance(value, dict):
+        return {_rewrite(k, old, new): _rewrite(v, old, new) for k, v in value.items()}
+    return value
+
+
+class Stage:
+    """Functions, topics and a client in the namespace ``public/<namespace>``."""
+
+    def __init__(self, cluster: Pulsar, package: Path, workdir: Path, namespace: str) -> None:
+        self.pulsar = replace(cluster, namespace=namespace)
+        self.package = package
+        self.workdir = workdir
+        self.namespace = namespace
+        self.deployed: list[str] = []
+        self.request("PUT", f"/admin/v2/namespaces/{TENANT}/{namespace}", b"{}")
+        # Keep acked messages: the books are counted by reading every topic from the start, and without
+        # retention the broker deletes fully acked ledgers (at a ledger roll-over, or a broker restart).
+        retention = json.dumps({"retentionTimeInMinutes": -1, "retentionSizeInMB": -1}).encode()
+        self.request("POST", f"/admin/v2/namespaces/{TENANT}/{namespace}/retention", retention)
+        self.client = pulsar_client.Client(
+            cluster.service_url,
+            operation_timeout_seconds=30,
+            logger=pulsar_client.ConsoleLogger(pulsar_client.LoggerLevel.Error),
+        )
+        self._producers: dict[str, Any] = {}
+
+    # -- admin ---------------------------------------------------------------------------------------
+    def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 30.0) -> bytes:
+        request = urllib.request.Request(self.pulsar.admin_url + path, data=body, method=method)
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.read()
+
+    def topic(self, name: str) -> str:
+        return f"persistent://{TENANT}/{self.namespace}/{name}"
+
+    def write_yaml(
+        self, base: str, user_config: Mapping[str, Any] | None = None, **function_config: Any
+    ) -> Path:
+        """A copy of ``pulsar-config/<base>.yaml`` in this namespace, with overrides; returns its path."""
+        config = yaml.safe_load((CONFIG_DIR / f"{base}.yaml").read_text())
+        config = _rewrite(config, f"{TENANT}/default/", f"{TENANT}/{self.namespace}/")
+        config["namespace"] = self.namespace
+        config["userConfig"] = {**config.get("userConfig", {}), **(user_config or {})}
+        config.update(function_config)
+        path = self.workdir / f"{self.namespace}-{config['name']}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def deploy(
+        self,
+        names: Iterable[str] = FUNCTIONS,
+        user_config: Mapping[str, Mapping[str, Any]] | None = None,
+        function_config: Mapping[str, Mapping[str, Any]] | None = None,
+        wait: bool = True,
+    ) -> None:
+        """``functions create`` each function, then wait until every instance runs.
+
+        One at a time: concurrent creates race in the worker's package store ("Someone just created log").
+        """
+        user_config, function_config = user_config or {}, function_config or {}
+        created = []
+        for name in names:
+            path = self.write_yaml(name, user_config.get(name), **function_config.get(name, {}))
+            created.append(self.pulsar.deploy(path, self.package))
+            self.deployed.append(created[-1])
+        if wait:
+            for name in created:
+                parallelism = int(function_config.get(name, {}).get("parallelism", 1))
+                self.pulsar.wait_for_status(name, running=parallelism, timeout=240)
+
+    def delete_functions(self) -> None:
+        with ThreadPoolExecutor(max(1, len(self.deployed))) as pool:
+            list(pool.map(self.pulsar.delete, self.deployed))
+        self.deployed = []
+
+    def close(self) -> None:
+        """Delete the functions, the topics and the namespace (best effort: leftovers are harmless)."""
+        for producer in self._producers.values():
+            producer.close()
+        self.client.close()
+        self.delete_functions()
+        try:
+            listing = self.request(
+                "GET", f"/admin/v2/namespaces/{TENANT}/{self.namespace}/topics", timeout=10
+            )
+            for name in json.loads(listing):
+                path = name.replace("persistent://", "/admin/v2/persistent/")
+                self.request("DELETE", f"{path}?force=true", timeout=10)
+            self.request("DELETE", f"/admin/v2/namespaces/{TENANT}/{self.namespace}", timeout=10)
+        except (urllib.error.URLError, OSError) as error:
+            print(f"chaos: leaving namespace {self.namespace} behind: {error}")
+
+    def instances_ok(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """Each function's restarts and exceptions, summed over instances; the status docs ride along."""
+        out: dict[str, Any] = {}
+        for name in names or self.deployed:
+            status = self.pulsar.status(name)
+            instances = [i["status"] for i in status.get("instances", [])]
+            out[name] = {
+                "running": status.get("numRunning"),
+                "restarts": sum(i.get("numRestarts", 0) for i in instances),
+                "system_exceptions": sum(i.get("numSystemExceptions", 0) for i in instances),
+                "user_exceptions": sum(i.get("numUserExceptions", 0) for i in instances),
+            }
+        return out
+
+    def errors(self, name: str) -> list[str]:
+        """The exception texts ``pulsar-admin functions status`` shows for the instances of ``name``."""
+        texts = []
+        for instance in self.pulsar.status(name).get("instances", []):
+            status = instance["status"]
+            for kind in ("latestUserExceptions", "latestSystemExceptions"):
+                texts += [e.get("exceptionString", "") for e in status.get(kind) or []]
+            if status.get("error"):
+                texts.append(status["error"])
+        return texts
+
+    # -- state ---------------------------------------------------------------------------------------
+    def _state_path(self, function: str, key: str) -> str:
+        """The REST path of a state key (its slashes escaped: they are part of the key)."""
+        return f"/admin/v3/functions/{TENANT}/{self.namespace}/{function}/state/{quote(key, safe='')}"
+
+    def get_state(self, function: str, key: str) -> bytes | None:
+        """A function state value through the admin REST API (``functions querystate``)."""
+        try:
+            value = json.loads(self.request("GET", self._state_path(function, key)))
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise
+        text = value.get("stringValue")
+        return None if text is None else text.encode()
+
+    def put_state(self, function: str, key: str, value: str) -> None:
+        """``functions putstate`` through the admin REST API (a multipart form field ``state``)."""
+        boundary = "streamloopchaos"
+        state = json.dumps({"key": key, "stringValue": value})
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="state"\r\n'
+            f"Content-Type: application/json\r\n\r\n{state}\r\n--{boundary}--\r\n"
+        ).encode()
+        request = urllib.request.Request(
+            self.pulsar.admin_url + self._state_path(function, key),
+            data=body,
+            method="POST",
+        )
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    # -- messages ------------------------------------------------------------------------------------
+    def producer(self, name: str) -> Any:
+        producer = self._producers.get(name)
+        if producer is None:
+            producer = self.client.create_producer(
+                self.topic(name),
+                batching_type=pulsar_client.BatchingType.KeyBased,  # Key_Shared inputs need key batches
+                block_if_queue_full=True,
+                send_timeout_millis=30_000,
+            )
+            self._producers[name] = producer
+        return producer
+
+    def send_items(self, items: Iterable[Item], pace: Callable[[int], None] | None = None) -> None:
+        """Send corpus items to ``events``/``labels`` in order; ``pace(i)`` runs after the i-th send."""
+        failures: list[Any] = []
+
+        def confirmed(result: Any, _msg_id: Any) -> None:
+            if result != pulsar_client.Result.Ok:
+                failures.append(result)
+
+        for i, item in enumerate(items):
+            self.producer(f"{item.kind}s").send_async(item.payload, confirmed, partition_key=item.key or None)
+            if pace is not None:
+                pace(i)
+        for producer in self._producers.values():
+            producer.flush()
+        assert not failures, f"{len(failures)} sends failed: {failures[:3]}"
+
+    def read(self, name: str) -> list[Any]:
+        """Every message on a topic of this namespace, oldest first (bounded: 2 s without a message)."""
+        reader = self.client.create_reader(self.topic(name), pulsar_client.MessageId.earliest)
+        messages = []
+        try:
+            while reader.has_message_available():
+                messages.append(reader.read_next(timeout_millis=2000))
+        finally:
+            reader.close()
+        return messages
+
+    def payloads(self, name: str) -> list[bytes]:
+        return [m.data() for m in self.read(name)]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return [DeadLetter(m.data(), m.properties()) for m in self.read("dead-letters")]
+
+    def books(self, learned: int | None, **sent: int) -> Books:
+        """Count this namespace's topics; ``sent`` gives events_in, labels_in and the duplicates."""
+        return Books.from_topics(
+            **sent,
+            predictions=self.payloads("predictions"),
+            examples=self.payloads("examples"),
+            dead_letters=self.dead_letters(),
+            metrics=self.payloads("metrics"),
+            learned=learned,
+        )
+
+    # -- processes -----------------------------------------------------------------------------------
+    def instance_pids(self, name: str) -> list[int]:
+        """Process ids of the function's ``python_instance_main.py`` processes (a local Linux standalone)."""
+        marker = f'"namespace":"{self.namespace}","name":"{name}"'.encode()
+        pids = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                args = cmdline.read_bytes().split(b"\0")
+            except OSError:  # the process is gone
+                continue
+            if len(args) > 1 and args[1].endswith(b"python_instance_main.py") and marker in b" ".join(args):
+                pids.append(int(cmdline.parent.name))
+        return pids
+
+    def kill(self, name: str) -> int:
+        """``kill -9`` the function's one instance process; returns its pid."""
+        pids = self.instance_pids(name)
+        assert len(pids) == 1, f"{name}: expected one instance process, found {pids}"
+        os.kill(pids[0], signal.SIGKILL)
+        return pids[0]
+
+    def wait_restarted(self, name: str, killed: int, timeout: float = 180.0) -> None:
+        """Until the worker has started a new instance process and reports it running."""
+        wait_for(
+            lambda: (
+                [p for p in self.instance_pids(name) if p != killed]
+                and self.pulsar.status(name).get("numRunning") == 1
+            ),
+            timeout,
+            f"{name} to be restarted after kill -9 of {killed}",
+        )

@@ -1,0 +1,115 @@
+"""Bad models on real Pulsar: published to ``models`` while the scorer serves a good one.
+
+Each is rejected with a reason on ``metrics``; every features record still gets exactly one prediction,
+all from the good version until the next good version arrives: no gap, no unscored record.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from books import Books, distinct_ids
+from onnx_models import linear_classifier
+from stage import Stage, wait_for
+
+from streamloop.demo import T0
+
+pytestmark = [pytest.mark.pulsar, pytest.mark.chaos]
+
+NAMES = ["x0", "x1"]
+MAX_MODEL_BYTES = 100_000  # the scorer's configured limit in this scenario
+PER_PHASE = 40
+
+
+def good(version: str) -> bytes:
+    return linear_classifier(NAMES, [1.5, -2.0], 0.1, version=version)
+
+
+def bad_models() -> list[tuple[str, bytes, str]]:
+    """``(what, payload, reason prefix)`` for each kind of model the scorer must refuse."""
+    valid = good("bad")
+    return [
+        ("truncated", valid[: len(valid) // 2], "onnx:"),
+        ("not ONNX", b"\x80\x04\x95 a pickle, not a model", "onnx:"),
+        ("wrong input width", linear_classifier(NAMES, [1.0, 1.0], version="w", input_width=3), "input:"),
+        ("other feature names", linear_classifier(["a", "b"], [1.0, 1.0], version="n"), "feature_names:"),
+        ("NaN output", linear_classifier(NAMES, [1.0, 1.0], version="nan", output_nan=True), "probe:"),
+        (
+            "over the size limit",
+            linear_classifier(NAMES, [1.0, 1.0], version="big", metadata={"pad": "x" * 10 * MAX_MODEL_BYTES}),
+            "size:",
+        ),
+    ]
+
+
+def features(start: int, n: int) -> list[tuple[str, bytes]]:
+    records = []
+    for i in range(start, start + n):
+        x = {"x0": (i % 17) / 17, "x1": (i % 5) / 5}
+        records.append((f"f{i:05d}", orjson.dumps({"id": f"f{i:05d}", "key": "k", "ts": T0 + i, "x": x})))
+    return records
+
+
+def rejections(stage: Stage) -> list[dict]:
+    return [r for r in map(orjson.loads, stage.payloads("metrics")) if r.get("event") == "rejection"]
+
+
+def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, report) -> None:
+    started = time.monotonic()
+    models, feats = stage.producer("models"), stage.producer("features")
+    models.send(good("1"), partition_key="default")
+    sent, expected_reasons = 0, []
+    for i, (what, payload, reason) in enumerate([*bad_models(), ("good v2", good("2"), "")]):
+        for key, record in features(sent, PER_PHASE):
+            feats.send(record, partition_key=key)
+        sent += PER_PHASE
+        if i == 0:  # the scorer starts on a backlog (its model feed once deadlocked there)
+            stage.deploy(["scorer"], user_config={"scorer": {"max_model_bytes": MAX_MODEL_BYTES}})
+        wait_for(
+            lambda n=sent: len(distinct_ids(stage.payloads("predictions"))) == n, 60, f"{sent} predictions"
+        )
+        n = len(expected_reasons)  # the scorer validates a model when the next record arrives
+        wait_for(lambda n=n: len(rejections(stage)) == n, 60, f"{n} rejections")
+        models.send(payload, partition_key="default")
+        if reason:
+            expected_reasons.append((what, reason))
+    for key, record in features(sent, PER_PHASE):  # after good v2
+        feats.send(record, partition_key=key)
+    sent += PER_PHASE
+    predictions = wait_for(
+        lambda: (found := distinct_ids(stage.payloads("predictions"))) and len(found) == sent and found,
+        60,
+        f"{sent} predictions",
+    )
+    served = [predictions[f"f{i:05d}"]["model"] for i in range(sent)]
+    switch = served.index("default:2")  # the first prediction of v2
+    assert set(served[:switch]) == {"default:1"}, "a gap: a record not scored by the serving model"
+    assert set(served[switch:]) == {"default:2"}
+    assert switch >= sent - PER_PHASE, "v2 served before it was published"
+    found = rejections(stage)
+    for (what, reason), record in zip(expected_reasons, found, strict=True):
+        assert record["reason"].startswith(reason), (what, record["reason"])
+        assert record["serving"] == "default:1", (what, record)
+    books = Books.from_topics(
+        events_in=sent,
+        labels_in=0,
+        duplicate_events=0,
+        duplicate_labels=0,
+        predictions=stage.payloads("predictions"),
+        examples=[],
+        dead_letters=stage.dead_letters(),
+        metrics=stage.payloads("metrics"),
+        learned=None,
+    )
+    books.check(through="scorer")
+    assert books.model_rejections == len(expected_reasons) and not books.dead_letters
+    health = stage.instances_ok()
+    books.notes = {
+        "rejections": {what: r["reason"][:160] for (what, _), r in zip(expected_reasons, found, strict=True)},
+        "instances": health,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    report.add("bad_models", books.as_json())
+    assert health["scorer"] == {"running": 1, "restarts": 0, "system_exceptions": 0, "user_exceptions": 0}
