@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,27 +18,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulsar"))
 
-from cluster import HOW_TO_START, REPO, Pulsar, unavailable_reason
+from cluster import Pulsar, code_only_zip, running_cluster
 from stage import Stage
 
 
 @pytest.fixture(scope="session")
 def pulsar() -> Pulsar:
     """The running cluster; skips (or fails, with ``STREAMLOOP_REQUIRE_PULSAR=1``) when there is none."""
-    reason = unavailable_reason()
-    if reason:
-        message = f"{reason}; {HOW_TO_START}"
-        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
-            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
-        pytest.skip(message)
-    return Pulsar()
+    return running_cluster()
 
 
 @pytest.fixture(scope="session")
 def package() -> Path:
     """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
-    subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
-    return REPO / "dist" / "streamloop-nodeps.zip"
+    return code_only_zip()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PULSAR_VERSION = os.environ.get("PULSAR_VERSION", "4.0.8")
@@ -209,3 +212,20 @@ def _quiet() -> Any:
     import pulsar
 
     return pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
+
+
+def running_cluster() -> Pulsar:
+    """The cluster to test against; skips when there is none (fails with ``STREAMLOOP_REQUIRE_PULSAR=1``)."""
+    reason = unavailable_reason()
+    if reason:
+        message = f"{reason}; {HOW_TO_START}"
+        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
+            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return Pulsar()
+
+
+def code_only_zip() -> Path:
+    """Build the code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
+    subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
+    return REPO / "dist" / "streamloop-nodeps.zip"

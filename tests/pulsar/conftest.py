@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from cluster import HOW_TO_START, Pulsar, unavailable_reason
+from cluster import Pulsar, running_cluster
 
 
 @pytest.fixture(scope="session")
 def pulsar() -> Pulsar:
     """The running cluster; skips (or fails, with ``STREAMLOOP_REQUIRE_PULSAR=1``) when there is none."""
-    reason = unavailable_reason()
-    if reason:
-        message = f"{reason}; {HOW_TO_START}"
-        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
-            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
-        pytest.skip(message)
-    return Pulsar()
+    return running_cluster()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ the same predictions from the embedded runner, the runner on the broker and the 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +16,7 @@ from typing import Any
 import orjson
 import pulsar as pulsar_client
 import pytest
-from cluster import REPO, Pulsar
+from cluster import REPO, Pulsar, code_only_zip
 
 from streamloop.bootstrap import train_onnx
 from streamloop.config import topic
@@ -36,8 +34,7 @@ TOPICS = ("events", "labels", "features", "predictions", "examples", "models", "
 @pytest.fixture(scope="module")
 def package() -> Path:
     """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
-    subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
-    return REPO / "dist" / "streamloop-nodeps.zip"
+    return code_only_zip()
 
 
 def delete_topics(p: Pulsar) -> None:
