@@ -165,6 +165,12 @@ cmd_up() {
     # PATH, so the project venv goes first. PIP_* settings from the caller must not leak into those installs.
     (
       cd "$RUN"
+      # Inherited descriptors stay open for the broker's lifetime: a caller's `flock` lock would never
+      # be released. Close everything above stderr first.
+      for fd in /proc/$BASHPID/fd/*; do
+        fd="${fd##*/}"
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+      done
       env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PYTHONPATH -u VIRTUAL_ENV \
         PATH="$WORKER_VENV/bin:$PATH" \
         PULSAR_STANDALONE_USE_ZOOKEEPER=1 \
