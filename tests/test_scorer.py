@@ -153,3 +153,19 @@ def test_predictions_wait_for_the_broker_before_the_input_is_acked(scorer):
     second = scorer.send(features(1))
     assert first in scorer.unacked  # its prediction was not confirmed: Pulsar will redeliver it
     assert second in scorer.acked
+
+
+def test_a_restarted_scorer_serves_its_last_good_model_when_the_newest_one_is_bad(scorer):
+    publish_model(scorer, linear_classifier(["a", "b"], [1.0, 1.0], version="1"))
+    scorer.send(features(0))
+    publish_model(scorer, b"not a model")  # the compacted models topic now holds only this
+    scorer.send(features(1))
+    scorer.restart()
+    scorer.send(features(2))
+    out = scorer.records(PREDICTIONS)
+    assert [(r["id"], r["model"]) for r in out] == [
+        ("e0", "default:1"),
+        ("e1", "default:1"),
+        ("e2", "default:1"),
+    ]
+    assert [r["serving"] for r in rejections(scorer)] == ["default:1", "default:1"]  # before and after

@@ -1,7 +1,8 @@
 """Bad models on real Pulsar: published to ``models`` while the scorer serves a good one.
 
 Each is rejected with a reason on ``metrics``; every features record still gets exactly one prediction,
-all from the good version until the next good version arrives: no gap, no unscored record.
+all from the good version until the next good version arrives: no gap, no unscored record. Last, with a
+bad model as the newest message on the compacted topic, the scorer is killed: the restarted one serves v2.
 """
 
 from __future__ import annotations
@@ -75,7 +76,18 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
         models.send(payload, partition_key="default")
         if reason:
             expected_reasons.append((what, reason))
+    v2_published_at = sent
     for key, record in features(sent, PER_PHASE):  # after good v2
+        feats.send(record, partition_key=key)
+    sent += PER_PHASE
+    wait_for(lambda: len(distinct_ids(stage.payloads("predictions"))) == sent, 60, f"{sent} predictions")
+    # The compacted topic's newest model is now a bad one; a scorer killed now must still serve v2.
+    what, payload, reason = bad_models()[0]
+    models.send(payload, partition_key="default")
+    expected_reasons.append((what, reason))
+    wait_for(lambda: stage.instance_pids("scorer"), 30, "the scorer's instance process")
+    stage.wait_restarted("scorer", stage.kill("scorer"))
+    for key, record in features(sent, PER_PHASE):  # after the restart
         feats.send(record, partition_key=key)
     sent += PER_PHASE
     predictions = wait_for(
@@ -87,11 +99,13 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
     switch = served.index("default:2")  # the first prediction of v2
     assert set(served[:switch]) == {"default:1"}, "a gap: a record not scored by the serving model"
     assert set(served[switch:]) == {"default:2"}
-    assert switch >= sent - PER_PHASE, "v2 served before it was published"
+    assert switch >= v2_published_at, "v2 served before it was published"
     found = rejections(stage)
-    for (what, reason), record in zip(expected_reasons, found, strict=True):
+    for (what, reason), record in zip(expected_reasons[:-1], found[:-1], strict=True):
         assert record["reason"].startswith(reason), (what, record["reason"])
         assert record["serving"] == "default:1", (what, record)
+    assert found[-1]["serving"] == "default:2", "the restarted scorer lost its last good model"
+
     books = Books.from_topics(
         events_in=sent,
         labels_in=0,
@@ -112,4 +126,4 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
         "seconds": round(time.monotonic() - started, 1),
     }
     report.add("bad_models", books.as_json())
-    assert health["scorer"] == {"running": 1, "restarts": 0, "system_exceptions": 0, "user_exceptions": 0}
+    assert health["scorer"] == {"running": 1, "restarts": 1, "system_exceptions": 0, "user_exceptions": 0}

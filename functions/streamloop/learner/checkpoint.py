@@ -1,9 +1,8 @@
 """HMAC-signed checkpoints in Pulsar function state: a pickle is only loaded after its signature checks out.
 
 A checkpoint is ``MAGIC + HMAC-SHA256(key, MAGIC + pickle) + pickle``, base64-encoded (``put_state`` takes
-``str``) and split into chunks of at most ``chunk_chars`` characters under ``<key>/<slot>/<i>``. A small JSON
-manifest under ``<key>`` names the slot and chunk count, and is written last: the two slots alternate, so a
-crash mid-save leaves the previous checkpoint whole.
+``str``) and stored with :class:`~streamloop.statestore.ChunkedState` (chunks, two alternating slots,
+manifest written last: a crash mid-save leaves the previous checkpoint whole).
 
 >>> class Memory(dict):
 ...     def put_state(self, key, value): self[key] = value
@@ -26,13 +25,13 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import pickle
 from typing import Any
 
+from streamloop.statestore import CHUNK_CHARS, ChunkedState, StateError
+
 MAGIC = b"streamloop-checkpoint-v1\n"
 DIGEST_SIZE = hashlib.sha256().digest_size
-CHUNK_CHARS = 1_000_000  # below BookKeeper's default 1 MiB entry size once the key is added
 
 
 class CheckpointError(RuntimeError):
@@ -65,7 +64,7 @@ class CheckpointStore:
     context
         Anything with Pulsar's ``put_state(key, str)`` and ``get_state(key) -> bytes | None``.
     key
-        The state key of the manifest; chunks live under ``<key>/<slot>/<i>``.
+        The state key of the manifest (:class:`~streamloop.statestore.ChunkedState`).
     secret
         The HMAC key (the function's ``checkpoint_hmac_key`` secret).
     chunk_chars
@@ -75,44 +74,15 @@ class CheckpointStore:
     def __init__(self, context: Any, key: str, secret: bytes, chunk_chars: int = CHUNK_CHARS) -> None:
         if not secret:
             raise ValueError("an empty HMAC key would sign nothing")
-        self.context = context
-        self.key = key
         self.secret = secret
-        self.chunk_chars = chunk_chars
-        self._slot: int | None = None  # the slot the manifest points at, once read or written
-
-    def _get(self, key: str) -> str | None:
-        value = self.context.get_state(key)
-        if value is None or value == b"" or value == "":
-            return None
-        return value.decode("ascii") if isinstance(value, bytes) else str(value)
+        self.name = f"checkpoint {key!r}"
+        self._stored = ChunkedState(context, key, chunk_chars, name=self.name)
 
     def save(self, state: Any) -> int:
         """Store ``state``; returns the checkpoint's size in bytes once encoded."""
         text = base64.b64encode(seal(state, self.secret)).decode("ascii")
-        if self._slot is None:
-            manifest = self._manifest()
-            self._slot = manifest["slot"] if manifest else 1
-        slot = 1 - self._slot
-        chunks = [text[i : i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)] or [""]
-        for i, chunk in enumerate(chunks):
-            self.context.put_state(f"{self.key}/{slot}/{i}", chunk)
-        self.context.put_state(self.key, json.dumps({"format": 1, "slot": slot, "chunks": len(chunks)}))
-        self._slot = slot
+        self._stored.put(text)
         return len(text)
-
-    def _manifest(self) -> dict[str, int] | None:
-        raw = self._get(self.key)
-        if raw is None:
-            return None
-        try:
-            manifest = json.loads(raw)
-            slot, chunks = manifest["slot"], manifest["chunks"]
-        except (ValueError, TypeError, KeyError):
-            raise CheckpointError(f"checkpoint {self.key!r}: malformed manifest {raw[:200]!r}") from None
-        if manifest.get("format") != 1 or slot not in (0, 1) or not isinstance(chunks, int) or chunks < 1:
-            raise CheckpointError(f"checkpoint {self.key!r}: unsupported manifest {raw[:200]!r}")
-        return {"slot": slot, "chunks": chunks}
 
     def load(self) -> Any | None:
         """The stored state, or ``None`` when there is no checkpoint yet.
@@ -122,20 +92,14 @@ class CheckpointStore:
         CheckpointError
             The checkpoint is incomplete, malformed, or its HMAC does not match; it is not unpickled.
         """
-        manifest = self._manifest()
-        if manifest is None:
-            return None
-        self._slot = manifest["slot"]
-        parts = []
-        for i in range(manifest["chunks"]):
-            chunk = self._get(f"{self.key}/{manifest['slot']}/{i}")
-            if chunk is None:
-                raise CheckpointError(
-                    f"checkpoint {self.key!r}: chunk {i} of {manifest['chunks']} is missing"
-                )
-            parts.append(chunk)
         try:
-            blob = base64.b64decode("".join(parts), validate=True)
+            text = self._stored.get()
+        except StateError as error:
+            raise CheckpointError(str(error)) from None
+        if text is None:
+            return None
+        try:
+            blob = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            raise CheckpointError(f"checkpoint {self.key!r}: not valid base64") from None
-        return unseal(blob, self.secret, f"checkpoint {self.key!r}")
+            raise CheckpointError(f"{self.name}: not valid base64") from None
+        return unseal(blob, self.secret, self.name)

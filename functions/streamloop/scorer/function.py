@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from typing import Any
 
@@ -12,6 +14,7 @@ from streamloop.config import UserConfig, topic
 from streamloop.function import Delivery, StreamFunction
 from streamloop.scorer.feed import follow_models
 from streamloop.scorer.model import ModelRejected, OnnxModel
+from streamloop.statestore import ChunkedState, StateError
 
 log = logging.getLogger("streamloop.scorer")
 
@@ -37,6 +40,10 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
     messages, or reports the rejection on ``metrics`` while the old model serves on. (Loading an ONNX
     model, or publishing, inside a client callback held the client's only callback thread; on a real
     broker that stalled the scorer for good.)
+
+    Each instance keeps the model it serves in function state (``serving/<model_name>/<instance id>``)
+    and starts from it after a restart: the compacted ``models`` topic holds only the newest message per
+    name, and when that one is bad a restarted scorer would otherwise have nothing to serve.
     """
 
     Config = ScorerConfig
@@ -46,14 +53,29 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         self.model: OnnxModel | None = None
         self._last_x: dict[str, float] | None = None
         self._arrived: bytes | None = None  # the newest model bytes, not yet validated
+        key = f"serving/{self.config.model_name}/{context.get_instance_id()}"
+        self._serving = ChunkedState(context, key, name=f"scorer state {key!r}")
+        self._restore_serving_model()
         self._feed = follow_models(context.get_pulsar_client(), self.config.models_topic, self._on_model)
+
+    def _restore_serving_model(self) -> None:
+        """Serve the model this instance served before a restart, validated again."""
+        try:
+            text = self._serving.get()
+            data = base64.b64decode(text, validate=True) if text is not None else None
+        except (StateError, binascii.Error, ValueError) as error:
+            log.warning("ignoring the stored serving model: %s", error)
+            return
+        if data is not None:
+            self._arrived = data
+            self._swap_in_arrived_model(store=False)
 
     def _on_model(self, name: str, payload: Any) -> None:
         """Model feed callback (another thread): keep the newest bytes for our model name, nothing else."""
         if name == self.config.model_name and payload:
             self._arrived = bytes(payload)  # one reference assignment; a newer model replaces an older one
 
-    def _swap_in_arrived_model(self) -> None:
+    def _swap_in_arrived_model(self, store: bool = True) -> None:
         data, self._arrived = self._arrived, None
         if data is None:
             return
@@ -78,6 +100,8 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             self.model = model
             log.info("serving model %s", model.label)
             self.record("models_loaded", 1)
+            if store:
+                self._serving.put(base64.b64encode(data).decode("ascii"))
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
         record = decode_object(delivery.payload)
