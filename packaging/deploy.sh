@@ -22,6 +22,11 @@ NAMESPACE_PATH="public/default"
 TOPICS=(events labels features predictions examples models metrics dead-letters)
 # The models topic keeps only the latest model per name once it holds more than this many bytes.
 COMPACTION_THRESHOLD_BYTES=$((8 * 1024 * 1024))
+# The examples topic keeps acked messages this long / this big, so a new learner can learn the history
+# first (docs/backfill.md). -1 is unlimited (pair it with tiered storage). A size limit must exceed the
+# broker's backlog quota (backlogQuotaDefaultLimitGB=10 by default) or the broker refuses it (HTTP 412).
+EXAMPLES_RETENTION_MINUTES="${EXAMPLES_RETENTION_MINUTES:-10080}"
+EXAMPLES_RETENTION_MB="${EXAMPLES_RETENTION_MB:--1}"
 
 admin() { # bin/pulsar-admin with a fast-starting JVM (C1 only, serial GC: ~4 s a call instead of ~17 s)
   PULSAR_EXTRA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
@@ -48,6 +53,9 @@ cmd_deploy() {
   done
   code="$(rest POST "/admin/v2/persistent/$NAMESPACE_PATH/models/compactionThreshold" "$COMPACTION_THRESHOLD_BYTES")"
   [[ $code == 204 ]] || echo "deploy.sh: compaction threshold on models: HTTP $code (topic policies off?)" >&2
+  retention="{\"retentionTimeInMinutes\": $EXAMPLES_RETENTION_MINUTES, \"retentionSizeInMB\": $EXAMPLES_RETENTION_MB}"
+  code="$(rest POST "/admin/v2/persistent/$NAMESPACE_PATH/examples/retention" "$retention")"
+  [[ $code == 204 ]] || echo "deploy.sh: retention on examples: HTTP $code (topic policies off?)" >&2
   for name in "${FUNCTIONS[@]}"; do
     echo "deploy.sh: functions create $name"
     admin functions create --function-config-file "$REPO/pulsar-config/$name.yaml" --py "$DEPLOY_ZIP"
