@@ -124,6 +124,7 @@ class Session:
             self.identity_config("plain", "streamloop.bench.plain.PlainIdentity", "ATLEAST_ONCE"),
             {"in": payloads},
             len(payloads),
+            startup_name="identity",
         )
         ours = self.saturate(
             "ours",
@@ -151,7 +152,8 @@ class Session:
         identity = self.rates.get("identity")
         for name, inputs in self.function_inputs().items():
             count = sum(len(m) for t, m in inputs.items() if t != "models")  # models: read, not consumed
-            rate = self.saturate(f"f-{name}", self.function_config(name, f"f-{name}"), inputs, count)
+            config = self.function_config(name, f"f-{name}")
+            rate = self.saturate(f"f-{name}", config, inputs, count, startup_name=name)
             self.rates[name] = rate
             out[name] = {"events_per_s": round(rate, 1), "messages": count}
             if identity:
@@ -164,7 +166,7 @@ class Session:
         for name in ("features", "scorer"):
             count = sum(len(m) for t, m in inputs[name].items() if t != "models")
             config = self.function_config(name, f"p2-{name}", parallelism=2)
-            two = self.saturate(f"p2-{name}", config, inputs[name], count, record_startup=False)
+            two = self.saturate(f"p2-{name}", config, inputs[name], count)
             one = self.rates.get(name)
             out[name] = {"1": None if one is None else round(one, 1), "2": round(two, 1)}
             if one:
@@ -246,7 +248,7 @@ class Session:
         config: dict[str, Any],
         inputs: dict[str, list[Produced]],
         count: int,
-        record_startup: bool = True,
+        startup_name: str | None = None,
     ) -> float:
         """Produce the backlog, create the function, and return its processing rate (messages/s)."""
         for name, messages in inputs.items():
@@ -257,8 +259,8 @@ class Session:
         admin.delete_function(fqfn)
         self.created.remove(fqfn)
         first = next((t for t, n in series if n >= 1), None)
-        if record_startup and first is not None:
-            self.startup[config["name"].split("-", 1)[-1]] = {"seconds": round(first - started, 2)}
+        if startup_name is not None and first is not None:
+            self.startup[startup_name] = {"seconds": round(first - started, 2)}
         rate = steady_rate(series, count)
         progress(f"{config['name']}: {rate:,.0f} messages/s ({series[-1][1] if series else 0}/{count})")
         return rate
