@@ -58,10 +58,20 @@ def create_namespace(namespace: str) -> None:
     call("PUT", f"/admin/v2/namespaces/{namespace}", b"{}", {"Content-Type": "application/json"})
 
 
-def delete_namespace(namespace: str) -> None:
-    """Delete ``namespace`` and its topics; errors are ignored (a best-effort cleanup)."""
-    with contextlib.suppress(urllib.error.URLError, OSError, AdminError):
-        call("DELETE", f"/admin/v2/namespaces/{namespace}?force=true", timeout=60)
+def delete_namespace(namespace: str) -> str | None:
+    """Delete ``namespace`` after its topics (brokers refuse a forced namespace delete by default).
+
+    Returns why it failed, or ``None``.
+    """
+    try:
+        for name in call("GET", f"/admin/v2/namespaces/{namespace}/topics") or []:
+            path = name.replace("persistent://", "persistent/", 1)
+            with contextlib.suppress(AdminError):  # a partition or an already deleted topic
+                call("DELETE", f"/admin/v2/{path}?force=true", timeout=60)
+        call("DELETE", f"/admin/v2/namespaces/{namespace}", timeout=60)
+    except (urllib.error.URLError, OSError, AdminError) as error:
+        return str(error)
+    return None
 
 
 def create_function(config: dict[str, Any], package: Path) -> None:

@@ -91,7 +91,9 @@ class Session:
         for fqfn in self.created:
             admin.delete_function(fqfn)
         self.client.close()
-        admin.delete_namespace(f"public/{self.namespace}")
+        failed = admin.delete_namespace(f"public/{self.namespace}")
+        if failed:
+            progress(f"could not delete public/{self.namespace}: {failed}")
 
     def topic(self, prefix: str, name: str) -> str:
         return f"persistent://public/{self.namespace}/{prefix}-{name}"
