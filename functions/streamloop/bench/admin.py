@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -68,10 +69,17 @@ def delete_namespace(namespace: str) -> str | None:
             path = name.replace("persistent://", "persistent/", 1)
             with contextlib.suppress(AdminError):  # a partition or an already deleted topic
                 call("DELETE", f"/admin/v2/{path}?force=true", timeout=60)
-        call("DELETE", f"/admin/v2/namespaces/{namespace}", timeout=60)
     except (urllib.error.URLError, OSError, AdminError) as error:
         return str(error)
-    return None
+    error = None
+    for _ in range(10):  # topic deletes finish asynchronously: "Cannot delete non empty namespace"
+        try:
+            call("DELETE", f"/admin/v2/namespaces/{namespace}", timeout=60)
+            return None
+        except (urllib.error.URLError, OSError, AdminError) as failed:
+            error = str(failed)
+            time.sleep(1)
+    return error
 
 
 def create_function(config: dict[str, Any], package: Path) -> None:
