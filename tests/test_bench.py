@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
+
+from streamloop.bench.broker import QUICK, percentiles, steady_rate
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = ("ceiling", "embedded", "embedded_identity")
@@ -42,9 +45,16 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert all(us > 0 for us in sections["ceiling"]["breakdown_cpu_us_per_event"].values())
     assert sections["embedded"]["ratio_to_ceiling"] > 0
     assert sections["embedded"]["outputs"]["predictions"] == doc["workload"]["events"]
-    for name in BROKER:
-        assert sections[name] == {"status": "skipped", "reason": "needs a broker (make pulsar-up)"}
+    for name in BROKER:  # --quick never touches a broker, reachable or not
+        assert sections[name] == {"status": "skipped", "reason": QUICK}
     ratio = doc["targets"]["embedded_vs_ceiling"]
     assert ratio["value"] == round(sections["embedded"]["ratio_to_ceiling"], 3)
     assert ratio["met"] in (True, False)
     assert doc["targets"]["functions_vs_identity"]["met"] is None
+
+
+def test_broker_rates_skip_start_up_and_never_divide_by_zero() -> None:
+    series = [(0.0, 0), (1.0, 0), (2.0, 100), (3.0, 600), (4.0, 1000)]
+    assert steady_rate(series, 1000) == 450.0
+    assert math.isnan(steady_rate([(0.0, 0), (1.0, 0)], 1000))
+    assert percentiles([1.0, 2.0, 3.0])["p50"] == 2.0

@@ -35,14 +35,13 @@ _OK = pulsar.Result.Ok
 class Delivery:
     """One input message and the count of things that must finish before it is acked."""
 
-    __slots__ = ("_ack", "_holds", "event_time", "key", "message_id", "payload", "properties", "topic")
+    __slots__ = ("_ack", "_holds", "event_time", "key", "message_id", "payload", "topic")
 
     def __init__(self, context: Any, payload: bytes) -> None:
         self.payload = payload
         self.message_id = context.get_message_id()
         self.topic: str = context.get_current_message_topic_name()
         self.key: str = context.get_message_key() or ""
-        self.properties: dict[str, str] = context.get_message_properties() or {}
         self.event_time: int = context.get_message_eventtime() or 0
         self._ack = context.ack
         self._holds = 1  # released when process() returns

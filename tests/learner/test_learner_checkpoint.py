@@ -9,6 +9,7 @@ import pickle
 import pytest
 
 from streamloop.learner.checkpoint import MAGIC, CheckpointError, CheckpointStore, seal
+from streamloop.learner.dedup import IdWindow
 
 EXPLODED: list[str] = []
 
@@ -133,4 +134,57 @@ def test_malformed_checkpoints_are_refused(manifest, chunk, message):
     if chunk is not None:
         state.put_state("ck/0/0", chunk)
     with pytest.raises(CheckpointError, match=message):
+        CheckpointStore(state, "ck", b"key").load()
+
+
+def window_of(ids: list[str], limit: int, every: int) -> IdWindow:
+    window = IdWindow()
+    for i, example_id in enumerate(ids, 1):
+        window.add(example_id, limit)
+        if i % every == 0:
+            window.close_segment()
+    return window
+
+
+def test_id_segments_are_written_once_and_restore_the_same_window():
+    state = State()
+    store = CheckpointStore(state, "ck", b"key")
+    ids = [f"é{i}" for i in range(50)]
+    window = IdWindow()
+    writes: list[str] = []
+    for i, example_id in enumerate(ids, 1):
+        window.add(example_id, 12)
+        if i % 5 == 0:
+            window.close_segment()
+            before = set(state)
+            store.save({"ids": window})
+            writes += [k for k in set(state) - before if "/segment/" in k]
+    live = [k for k, v in state.items() if "/segment/" in k and v]
+    assert len(writes) == len(set(writes)) and len(live) == 3  # 12 ids need 3 segments of 5
+    loaded = CheckpointStore(state, "ck", b"key").load()["ids"]
+    assert list(loaded) == list(window) == ids[-12:]
+
+
+def test_checkpoint_cost_does_not_grow_with_the_window():
+    sizes = []
+    for n in (1000, 20000):
+        store = CheckpointStore(State(), "ck", b"key")
+        window = window_of([f"e{i}" for i in range(n)], limit=100_000, every=100)
+        store.save({"ids": window})
+        window.add("last", 100_000)
+        window.close_segment()
+        sizes.append(store.save({"ids": window}))
+    assert sizes[1] < 20 * sizes[0]  # references only, not the 20x more ids
+
+
+@pytest.mark.parametrize("change", ["tamper", "delete"])
+def test_a_changed_or_missing_segment_is_refused(change):
+    state = State()
+    CheckpointStore(state, "ck", b"key").save({"ids": window_of(["a", "b", "c"], 10, 3)})
+    (segment,) = [k for k in state if "/segment/" in k]
+    if change == "tamper":
+        state.put_state(segment, '["a","b","x"]')
+    else:
+        del state[segment]
+    with pytest.raises(CheckpointError, match=r"does not match|missing"):
         CheckpointStore(state, "ck", b"key").load()

@@ -1,62 +1,339 @@
-"""The real-Pulsar measurements of issue 5: not implemented yet, each reported as skipped.
+"""The real-Pulsar measurements of issue 5, against the standalone at ``PULSAR_ADMIN_URL``/``SERVICE_URL``.
 
-Each function here takes the bench options and returns the section's result, or ``None`` when it cannot
-run; :mod:`streamloop.bench.__main__` records ``None`` as ``{"status": "skipped", "reason": SKIPPED}``.
-A measurement that lands later fills its section with ``{"status": "ok", ...}`` in the shape documented
-on its function, and the ratios in :func:`streamloop.bench.report.ratios` pick it up.
+Everything runs in a namespace of its own (``public/bench-<id>``, deleted at the end), each measurement on
+topics and function names of its own. The inputs are the messages the embedded loop produces for the same
+workload, so every function sees exactly what it would see in the loop. Each wait is bounded; nothing
+but 127.0.0.1 (or the configured URLs) is contacted. Without a reachable broker, or in ``--quick`` mode,
+every section is ``{"status": "skipped", "reason": ...}``.
+
+Saturation: the input backlog is produced first, then the function is created; its rate is taken from
+``functions stats`` (``processedSuccessfullyTotal``) between 10% and 90% of the backlog, so start-up is
+not counted. Start-up is ``create`` → the first message processed.
 """
 
 from __future__ import annotations
 
+import copy
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+import pulsar
+import yaml
+
+from streamloop.bench import admin
+from streamloop.bench.pulsar_io import Produced, TopicMessages, consume_loop, instance_rss_mb, produce
+from streamloop.bench.workload import LABEL_DELAY
+
 SKIPPED = "needs a broker (make pulsar-up)"
+QUICK = "not run in --quick mode (needs a broker and minutes)"
+NAMES = (
+    "identity_function",
+    "bare_client",
+    "deployed_functions",
+    "loop_latency",
+    "scaling",
+    "memory",
+    "startup",
+)
+FUNCTIONS = ("features", "scorer", "joiner", "learner")
+SATURATE_TIMEOUT = 180.0
+LOOP_RATE = 500
+REPO = Path(__file__).resolve().parents[3]
 
 
-def identity_function(options: Any) -> dict[str, Any] | None:
-    """An identity Python function deployed on the worker: ``{"events_per_s"}`` (the runtime's ceiling)."""
-    return None
+def progress(text: str) -> None:
+    print(f"[bench] broker: {text}", file=sys.stderr, flush=True)
 
 
-def bare_client(options: Any) -> dict[str, Any] | None:
-    """A bare pulsar-client consume → produce loop: ``{"events_per_s"}``."""
-    return None
+def skipped_all(reason: str) -> dict[str, dict[str, Any]]:
+    return {name: {"status": "skipped", "reason": reason} for name in NAMES}
 
 
-def deployed_functions(options: Any) -> dict[str, Any] | None:
-    """Each function deployed alone, saturated: ``{"<name>": {"events_per_s", "ratio_to_identity"}}``."""
-    return None
+def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dict[str, Any]]:
+    """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs."""
+    if options.quick:
+        return skipped_all(QUICK)
+    reason = admin.unavailable()
+    if reason:
+        return skipped_all(f"{SKIPPED}: {reason}")
+    session = Session(Path(options.config_dir), prepare())
+    try:
+        return session.run_all()
+    finally:
+        session.close()
 
 
-def loop_latency(options: Any) -> dict[str, Any] | None:
-    """The whole loop on Pulsar, sustained and event → prediction latency at fixed rates.
+class Session:
+    """One namespace, one package, one client: runs the sections in order and cleans up."""
 
-    ``{"events_per_s", "latency_ms": {"<rate>": {"p50", "p99"}}}``
+    def __init__(self, config_dir: Path, streams: TopicMessages) -> None:
+        self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
+        self.streams = streams
+        self.configs = {name: yaml.safe_load((config_dir / f"{name}.yaml").read_text()) for name in FUNCTIONS}
+        self.package = build_package(Path(f"/tmp/streamloop-bench-{self.namespace}"))
+        admin.create_namespace(f"public/{self.namespace}")
+        self.client = pulsar.Client(
+            admin.SERVICE_URL,
+            operation_timeout_seconds=30,
+            logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
+        )
+        self.created: list[str] = []
+        self.startup: dict[str, dict[str, float]] = {}
+        self.rates: dict[str, float] = {}
+
+    def close(self) -> None:
+        for fqfn in self.created:
+            admin.delete_function(fqfn)
+        self.client.close()
+        failed = admin.delete_namespace(f"public/{self.namespace}")
+        if failed:
+            progress(f"could not delete public/{self.namespace}: {failed}")
+
+    def topic(self, prefix: str, name: str) -> str:
+        return f"persistent://public/{self.namespace}/{prefix}-{name}"
+
+    # -- the sections ------------------------------------------------------------------------------
+    def run_all(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name, run in (
+            ("identity_function", self.identity_function),
+            ("bare_client", self.bare_client),
+            ("deployed_functions", self.deployed_functions),
+            ("scaling", self.scaling),
+            ("loop_latency", self.loop_latency),
+        ):
+            progress(f"{name} …")
+            try:
+                out[name] = {"status": "ok", **run()}
+            except Exception as error:  # a section that fails is reported, the others still run
+                out[name] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:500]}
+            progress(f"{name}: {out[name]}")
+        out["startup"] = {"status": "ok", **self.startup} if self.startup else _missing("startup")
+        memory = out.get("loop_latency", {}).pop("rss_mb", None)
+        out["memory"] = {"status": "ok", **memory} if memory else _missing("memory")
+        return out
+
+    def identity_function(self) -> dict[str, Any]:
+        payloads = self.streams["events"]
+        plain = self.saturate(
+            "plain",
+            self.identity_config("plain", "streamloop.bench.plain.PlainIdentity", "ATLEAST_ONCE"),
+            {"in": payloads},
+            len(payloads),
+            startup_name="identity",
+        )
+        ours = self.saturate(
+            "ours",
+            self.identity_config("ours", "streamloop.bench.identity.IdentityFunction", "MANUAL"),
+            {"in": payloads},
+            len(payloads),
+        )
+        self.rates["identity"] = plain
+        return {
+            "events_per_s": round(plain, 1),
+            "streamloop_identity_events_per_s": round(ours, 1),
+            "streamloop_identity_ratio": round(ours / plain, 4),
+            "messages": len(payloads),
+        }
+
+    def bare_client(self) -> dict[str, Any]:
+        payloads = self.streams["events"]
+        source, sink = self.topic("bare", "in"), self.topic("bare", "out")
+        produce(self.client, source, payloads)
+        seconds = consume_loop(self.client, source, sink, len(payloads), timeout=SATURATE_TIMEOUT)
+        return {"events_per_s": round(len(payloads) / seconds, 1), "messages": len(payloads)}
+
+    def deployed_functions(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        identity = self.rates.get("identity")
+        for name, inputs in self.function_inputs().items():
+            count = sum(len(m) for t, m in inputs.items() if t != "models")  # models: read, not consumed
+            config = self.function_config(name, f"f-{name}")
+            rate = self.saturate(f"f-{name}", config, inputs, count, startup_name=name)
+            self.rates[name] = rate
+            out[name] = {"events_per_s": round(rate, 1), "messages": count}
+            if identity:
+                out[name]["ratio_to_identity"] = round(rate / identity, 4)
+        return out
+
+    def scaling(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        inputs = self.function_inputs()
+        for name in ("features", "scorer"):
+            count = sum(len(m) for t, m in inputs[name].items() if t != "models")
+            config = self.function_config(name, f"p2-{name}", parallelism=2)
+            two = self.saturate(f"p2-{name}", config, inputs[name], count)
+            one = self.rates.get(name)
+            out[name] = {"1": None if one is None else round(one, 1), "2": round(two, 1)}
+            if one:
+                out[name]["speedup"] = round(two / one, 3)
+        return out
+
+    def loop_latency(self) -> dict[str, Any]:
+        from streamloop.bench.loop import run_loop_on_pulsar
+
+        configs = {name: self.function_config(name, "loop") for name in FUNCTIONS}
+        for config in configs.values():
+            self.create(config)
+        return run_loop_on_pulsar(
+            self.client,
+            lambda name: self.topic("loop", name),
+            self.streams,
+            configs,
+            rate=LOOP_RATE,
+            label_delay=LABEL_DELAY,
+            rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
+        )
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def function_inputs(self) -> dict[str, dict[str, list[Produced]]]:
+        s = self.streams
+        return {
+            "features": {"events": s["events"]},
+            "scorer": {"models": s["models"][-1:], "features": s["features"]},
+            "joiner": {"predictions": s["predictions"], "labels": s["labels"]},
+            "learner": {"examples": s["examples"]},
+        }
+
+    def identity_config(self, prefix: str, class_name: str, guarantees: str) -> dict[str, Any]:
+        source = self.topic(prefix, "in")
+        return {
+            "tenant": "public",
+            "namespace": self.namespace,
+            "name": f"{prefix}-identity",
+            "className": class_name,
+            "inputs": [source],
+            "inputSpecs": {source: {"serdeClassName": "streamloop.codec.RawBytes"}},
+            "output": self.topic(prefix, "out"),
+            "outputSerdeClassName": "streamloop.codec.RawBytes",
+            "processingGuarantees": guarantees,
+            "subscriptionPosition": "Earliest",
+            "parallelism": 1,
+            "runtime": "PYTHON",
+            "py": str(self.package),
+            "userConfig": {
+                "dead_letter_topic": self.topic(prefix, "dead-letters"),
+                "metrics_topic": self.topic(prefix, "metrics"),
+            },
+        }
+
+    def function_config(self, name: str, prefix: str, parallelism: int = 1) -> dict[str, Any]:
+        """The demo's YAML for ``name`` moved into this namespace, onto topics named ``<prefix>-*``."""
+        config = _retopic(
+            copy.deepcopy(self.configs[name]), f"persistent://public/{self.namespace}/{prefix}-"
+        )
+        config.update(
+            namespace=self.namespace,
+            name=f"{prefix}-{name}",
+            parallelism=parallelism,
+            runtime="PYTHON",
+            py=str(self.package),
+        )
+        return config
+
+    def create(self, config: dict[str, Any]) -> float:
+        """Create the function; returns the time just before the call (``time.monotonic``)."""
+        started = time.monotonic()
+        admin.create_function(config, self.package)
+        self.created.append(admin.function_path(config))
+        return started
+
+    def saturate(
+        self,
+        prefix: str,
+        config: dict[str, Any],
+        inputs: dict[str, list[Produced]],
+        count: int,
+        startup_name: str | None = None,
+    ) -> float:
+        """Produce the backlog, create the function, and return its processing rate (messages/s)."""
+        for name, messages in inputs.items():
+            produce(self.client, self.topic(prefix, name), messages)
+        fqfn = admin.function_path(config)
+        started = self.create(config)
+        series = _poll_processed(fqfn, count, started + SATURATE_TIMEOUT)
+        admin.delete_function(fqfn)
+        self.created.remove(fqfn)
+        first = next((t for t, n in series if n >= 1), None)
+        if startup_name is not None and first is not None:
+            self.startup[startup_name] = {"seconds": round(first - started, 2)}
+        rate = steady_rate(series, count)
+        progress(f"{config['name']}: {rate:,.0f} messages/s ({series[-1][1] if series else 0}/{count})")
+        return rate
+
+
+def build_package(out_dir: Path) -> Path:
+    """The code-only zip (``packaging/build_zip.py --no-deps``): the worker's python3 has the deps."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    package = out_dir / "streamloop-bench.zip"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "packaging" / "build_zip.py"),
+            "--no-deps",
+            "--no-proof",
+            "--out",
+            str(package),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    return package
+
+
+def _retopic(value: Any, prefix: str) -> Any:
+    """Every ``persistent://public/default/<t>`` string in ``value`` renamed to ``<prefix><t>``."""
+    if isinstance(value, str):
+        return value.replace("persistent://public/default/", prefix)
+    if isinstance(value, dict):
+        return {_retopic(k, prefix): _retopic(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_retopic(v, prefix) for v in value]
+    return value
+
+
+def _poll_processed(fqfn: str, count: int, deadline: float) -> list[tuple[float, int]]:
+    """``(time, processedSuccessfullyTotal)`` every 0.1 s until ``count`` or ``deadline``."""
+    series: list[tuple[float, int]] = []
+    while time.monotonic() < deadline:
+        try:
+            stats = admin.function_stats(fqfn)
+            series.append((time.monotonic(), int(stats.get("processedSuccessfullyTotal") or 0)))
+        except (OSError, admin.AdminError, ValueError):
+            pass  # not scheduled yet
+        if series and series[-1][1] >= count:
+            break
+        time.sleep(0.1)
+    return series
+
+
+def steady_rate(series: Sequence[tuple[float, int]], count: int) -> float:
+    """Messages/s from the first sample showing progress to the first showing all ``count`` (or the last).
+
+    Start-up is before the first sample with progress, so it is not counted.
     """
-    return None
+    low = next(((t, n) for t, n in series if n > 0), None)
+    high = next(((t, n) for t, n in series if n >= count), series[-1] if series else None)
+    if low is None or high is None or high[0] <= low[0]:
+        return float("nan")
+    return (high[1] - low[1]) / (high[0] - low[0])
 
 
-def scaling(options: Any) -> dict[str, Any] | None:
-    """Features and scorer at parallelism 1 and 2: ``{"<name>": {"1": events_per_s, "2": events_per_s}}``."""
-    return None
+def _missing(name: str) -> dict[str, Any]:
+    return {"status": "error", "reason": f"{name}: not measured (see the other sections' errors)"}
 
 
-def memory(options: Any) -> dict[str, Any] | None:
-    """Resident memory per function instance: ``{"<name>": {"rss_mb"}}``."""
-    return None
-
-
-def startup(options: Any) -> dict[str, Any] | None:
-    """``create`` to first message processed: ``{"<name>": {"seconds"}}``."""
-    return None
-
-
-SECTIONS = {
-    "identity_function": identity_function,
-    "bare_client": bare_client,
-    "deployed_functions": deployed_functions,
-    "loop_latency": loop_latency,
-    "scaling": scaling,
-    "memory": memory,
-    "startup": startup,
-}
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of ``values`` (milliseconds), rounded."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": float("nan"), "p99": float("nan"), "n": 0}
+    pick: Callable[[float], float] = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": round(statistics.median(ordered), 2), "p99": round(pick(0.99), 2), "n": len(ordered)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamloop.bench.ceiling import timed
+from streamloop.bench.pulsar_io import TopicMessages
 from streamloop.bench.workload import LABEL_DELAY, Workload
 from streamloop.replay import replay
 from streamloop.runtime.runner import Runner
@@ -32,3 +33,24 @@ def run_loop(workload: Workload) -> dict[str, Any]:
     outputs = {name: len(client.messages(name)) for name in ("predictions", "examples", "models")}
     runner.stop()
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, **outputs}
+
+
+def topic_messages(workload: Workload) -> TopicMessages:
+    """Every message of the loop's topics, as ``(key, payload, properties)``: the broker bench's inputs."""
+    runner = Runner.from_directory(workload.config_dir)
+    runner.start()
+    replay(
+        runner.client,
+        workload.events,
+        workload.labels,
+        label_delay=LABEL_DELAY,
+        on_sent=lambda k, r: runner.pump(),
+    )
+    runner.pump()
+    names = ("events", "labels", "features", "predictions", "examples", "models")
+    out = {
+        name: [(m.partition_key(), m.data(), m.properties()) for m in runner.client.messages(name)]
+        for name in names
+    }
+    runner.stop()
+    return out

@@ -22,11 +22,12 @@ crash between saving the state and acking the input) is not counted twice.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+from orjson import dumps
 
 from streamloop.codec import BadMessage
 from streamloop.features.spec import WindowFeature
@@ -76,6 +77,7 @@ class WindowLayout:
                 i = index[(self.fields.index(spec.field), period)]  # type: ignore[arg-type]
             self._readers.append((spec.name, i, getattr(EventTimeWindow, spec.agg)))
         self.horizon_us = max(_us(spec.window) for spec in specs)
+        self.json_prefix = b'{"fields":' + orjson.dumps(self.fields) + b',"log":['
         self.group_fields = tuple(field for (field, _), _ in self._groups)
 
     def new_state(self) -> KeyState:
@@ -104,12 +106,13 @@ class WindowLayout:
 class KeyState:
     """One key's log and windows; ``update`` keeps both in step."""
 
-    __slots__ = ("ids", "latest_us", "layout", "log", "windows")
+    __slots__ = ("encoded", "ids", "latest_us", "layout", "log", "windows")
 
     def __init__(self, layout: WindowLayout, windows: list[EventTimeWindow]) -> None:
         self.layout = layout
         self.windows = windows
         self.log: list[Entry] = []
+        self.encoded: list[bytes] = []  # each log entry's JSON, encoded once: a flush only joins them
         self.ids: set[str] = set()
         self.latest_us: int | None = None
 
@@ -128,8 +131,11 @@ class KeyState:
         entry = (us, event_id, values)
         if not log or us >= log[-1][0]:
             log.append(entry)
+            self.encoded.append(dumps(entry))
         else:
-            insort(log, entry, key=_time)
+            at = bisect_right(log, us, key=_time)
+            log.insert(at, entry)
+            self.encoded.insert(at, dumps(entry))
         self.ids.add(event_id)
         for window, field in zip(self.windows, layout.group_fields, strict=True):
             window.update(0.0 if field is None else values[field], us, latest)
@@ -139,11 +145,12 @@ class KeyState:
             for _, old_id, _ in log[:cut]:
                 self.ids.discard(old_id)
             del log[:cut]
+            del self.encoded[:cut]
         return previous
 
     def to_json(self) -> str:
         """The saved form: the aggregated field names and the log (a ``str``, as ``put_state`` takes)."""
-        return orjson.dumps({"fields": self.layout.fields, "log": self.log}).decode()
+        return b"".join((self.layout.json_prefix, b",".join(self.encoded), b"]}")).decode()
 
     @classmethod
     def from_json(cls, layout: WindowLayout, data: bytes | str) -> KeyState:

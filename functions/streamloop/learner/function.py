@@ -239,6 +239,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         config, state, store = self._config, self.state, self.store
         assert state is not None and store is not None
         started = time.perf_counter()
+        state.seen_ids.close_segment()
         try:
             size = store.save(state)
         except Exception:

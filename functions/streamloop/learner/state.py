@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamloop.learner.dedup import IdWindow
 from streamloop.learner.models import build_model
 from streamloop.learner.promotion import PromotionPolicy
 from streamloop.learner.settings import LearnerConfig
@@ -36,7 +37,7 @@ class LearnerState:
     feature_names
         Fixed by the first example learned: the model's input columns.
     seen_ids
-        The last ``dedup_window`` example ids learned, oldest first.
+        The last ``dedup_window`` example ids learned, oldest first (checkpointed incrementally).
     n_learned
         Examples learned in total.
     version
@@ -50,7 +51,7 @@ class LearnerState:
     policy: PromotionPolicy
     windows: VersionWindows
     feature_names: list[str] | None = None
-    seen_ids: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    seen_ids: IdWindow = field(default_factory=IdWindow)
     n_learned: int = 0
     version: int = 0
     published: tuple[bytes, dict[str, str]] | None = None
@@ -69,6 +70,13 @@ class LearnerState:
 
     def remember(self, example_id: str, limit: int) -> None:
         """Record a learned id, forgetting the oldest beyond ``limit``."""
-        self.seen_ids[example_id] = None
-        while len(self.seen_ids) > limit:
-            self.seen_ids.popitem(last=False)
+        self.seen_ids.add(example_id, limit)
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        ids = saved.get("seen_ids")
+        if isinstance(ids, OrderedDict):  # a checkpoint from before IdWindow: every id in the pickle
+            window = IdWindow(max(len(ids), 1))
+            for example_id in ids:
+                window.add(example_id, window.limit)
+            saved["seen_ids"] = window
+        self.__dict__.update(saved)

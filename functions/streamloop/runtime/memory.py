@@ -165,6 +165,12 @@ def _seq_of(msg_or_id: Any) -> int:
     return (msg_or_id._id if isinstance(msg_or_id, Message) else msg_or_id)._seq
 
 
+# A stored message: (data, key, properties or None, event_ts, publish_ts, seq); its entry id is its index in
+# the log. Plain tuples of bytes, str and int (no dict, even empty), which the garbage collector stops
+# tracking: a long log of Message objects would make every full collection walk all of them.
+Stored = tuple[bytes, str, "dict[str, str] | None", int, int, int]
+
+
 class _Topic:
     """A topic's log, its subscriptions and the TableViews following it."""
 
@@ -173,7 +179,7 @@ class _Topic:
     def __init__(self, name: str, ledger: int) -> None:
         self.name = name
         self.ledger = ledger
-        self.log: list[Message] = []
+        self.log: list[Stored] = []
         self.subscriptions: dict[str, _Subscription] = {}
         self.views: list[MemoryTableView] = []
         self.last_entry: dict[str, int] | None = None  # key -> its last entry, kept once compacted
@@ -182,23 +188,36 @@ class _Topic:
     def compacted(self) -> bool:
         return self.last_entry is not None
 
+    def message(self, entry: int) -> Message:
+        """The stored message at ``entry``, as a new :class:`Message`."""
+        data, key, properties, event_ts, publish_ts, seq = self.log[entry]
+        return Message(
+            data,
+            key,
+            properties or _NO_PROPERTIES,
+            event_ts,
+            publish_ts,
+            MessageId(self.ledger, entry, seq),
+            self.name,
+        )
+
     def compact(self, compacted: bool) -> None:
-        self.last_entry = {m._key: m._id._entry for m in self.log if m._key} if compacted else None
+        self.last_entry = {m[1]: i for i, m in enumerate(self.log) if m[1]} if compacted else None
 
     def latest_by_key(self) -> dict[str, Message]:
         """The compacted view: the last message of each key, tombstones (empty payloads) removed."""
-        latest: dict[str, Message] = {}
-        for msg in self.log:
-            if msg._key:
-                latest.pop(msg._key, None)
-                if msg._data:
-                    latest[msg._key] = msg
-        return latest
+        latest: dict[str, int] = {}
+        for entry, (data, key, *_) in enumerate(self.log):
+            if key:
+                latest.pop(key, None)
+                if data:
+                    latest[key] = entry
+        return {key: self.message(entry) for key, entry in latest.items()}
 
-    def superseded(self, msg: Message) -> bool:
-        """Whether compaction would have removed ``msg`` (a later message has the same key)."""
-        key = msg._key
-        return bool(key) and self.last_entry is not None and self.last_entry[key] > msg._id._entry
+    def superseded(self, entry: int) -> bool:
+        """Whether compaction would have removed ``entry`` (a later message has the same key)."""
+        key = self.log[entry][1]
+        return bool(key) and self.last_entry is not None and self.last_entry[key] > entry
 
 
 class _Subscription:
@@ -221,7 +240,8 @@ class _Subscription:
         self.name = name
         self.consumer_type = consumer_type
         self.consumers: list[MemoryConsumer] = []
-        self.backlog: deque[Message] = deque(topic.log[start:])  # kept while no consumer is attached
+        # kept while no consumer is attached
+        self.backlog: deque[Message] = deque(topic.message(i) for i in range(start, len(topic.log)))
         self._rr = 0
         self._ring: list[tuple[int, MemoryConsumer]] = []
         self._cache: dict[str, MemoryConsumer] = {}
@@ -432,8 +452,8 @@ class MemoryReader:
         self._compacted = compacted
 
     def _skip_compacted(self) -> None:
-        log = self._topic.log
-        while self._next < len(log) and self._topic.superseded(log[self._next]):
+        topic = self._topic
+        while self._next < len(topic.log) and topic.superseded(self._next):
             self._next += 1
 
     def has_message_available(self) -> bool:
@@ -446,7 +466,7 @@ class MemoryReader:
             timeout_millis != 0 and self._client._wait_for(self.has_message_available, timeout_millis)
         ):
             raise pulsar.Timeout("Pulsar error: TimeOut")
-        msg = self._topic.log[self._next]
+        msg = self._topic.message(self._next)
         self._next += 1
         return msg
 
@@ -609,7 +629,8 @@ class MemoryClient:
 
     def messages(self, topic: str) -> list[Message]:
         """Every message stored on ``topic``, in order."""
-        return list(self.topic(topic).log)
+        t = self.topic(topic)
+        return [t.message(i) for i in range(len(t.log))]
 
     def unacked(self, topic: str, subscription_name: str) -> list[MessageId]:
         """Ids of a subscription's messages not yet acked (undelivered, delivered or nacked), in order."""
@@ -639,22 +660,18 @@ class MemoryClient:
             if failures:
                 return failures.popleft(), None
         publish_ts = int(time.time() * 1000)
+        key = key or ""
+        properties = dict(properties) if properties else _NO_PROPERTIES
+        event_ts = event_timestamp or 0
         with self._lock:
             self._seq += 1
             log = t.log
-            msg_id = MessageId(t.ledger, len(log), self._seq)
-            msg = Message(
-                content,
-                key or "",
-                dict(properties) if properties else _NO_PROPERTIES,
-                event_timestamp or 0,
-                publish_ts,
-                msg_id,
-                t.name,
-            )
-            log.append(msg)
-            if t.last_entry is not None and msg._key:
-                t.last_entry[msg._key] = msg_id._entry
+            entry = len(log)
+            msg_id = MessageId(t.ledger, entry, self._seq)
+            msg = Message(content, key, properties, event_ts, publish_ts, msg_id, t.name)
+            log.append((content, key, properties or None, event_ts, publish_ts, self._seq))
+            if t.last_entry is not None and key:
+                t.last_entry[key] = entry
             for sub in t.subscriptions.values():
                 sub.dispatch(msg)
             if t.views:

@@ -1,0 +1,110 @@
+"""Producing backlogs, a bare consume → produce loop, and instance RSS, for the broker bench."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pulsar
+
+Produced = tuple[str, bytes, dict[str, str]]  # (key, payload, properties) of one message
+TopicMessages = dict[str, list[Produced]]  # short topic name -> its messages, in order
+_OK = pulsar.Result.Ok
+
+
+def producer(client: Any, topic: str, batching: bool = True) -> Any:
+    """A producer that keeps keys together in batches (Key_Shared consumers downstream need that)."""
+    return client.create_producer(
+        topic,
+        batching_enabled=batching,
+        batching_type=pulsar.BatchingType.KeyBased,
+        batching_max_publish_delay_ms=5,
+        block_if_queue_full=True,
+        max_pending_messages=5000,
+        send_timeout_millis=30_000,
+    )
+
+
+def send(out: Any, message: Produced, callback: Any = None) -> None:
+    key, payload, properties = message
+    out.send_async(payload, callback, partition_key=key or None, properties=properties or None)
+
+
+def produce(client: Any, topic: str, messages: list[Produced]) -> None:
+    """Send every message to ``topic`` and wait until all are stored."""
+    out = producer(client, topic)
+    for message in messages:
+        send(out, message)
+    out.flush()
+    out.close()
+
+
+def consume_loop(client: Any, source: str, sink: str, count: int, timeout: float) -> float:
+    """Seconds a bare client takes to move ``count`` messages from ``source`` to ``sink``.
+
+    Receive, ``send_async`` keeping the key, ack in the send callback: what a function instance does,
+    without the instance. Timed from the first message received to the last send confirmed.
+    """
+    consumer = client.subscribe(
+        source,
+        "bare",
+        consumer_type=pulsar.ConsumerType.Shared,
+        initial_position=pulsar.InitialPosition.Earliest,
+    )
+    out = producer(client, sink)
+    done = threading.Event()
+    confirmed = [0]
+
+    def sent(message: Any) -> Any:
+        def callback(result: Any, message_id: Any) -> None:
+            if result == _OK:
+                consumer.acknowledge(message)
+            confirmed[0] += 1
+            if confirmed[0] >= count:
+                done.set()
+
+        return callback
+
+    deadline = time.monotonic() + timeout
+    started = None
+    received = 0
+    while received < count and time.monotonic() < deadline:
+        try:
+            message = consumer.receive(timeout_millis=1000)
+        except pulsar.Timeout:
+            continue
+        if started is None:
+            started = time.monotonic()
+        out.send_async(message.data(), sent(message), partition_key=message.partition_key() or None)
+        received += 1
+    out.flush()
+    done.wait(max(deadline - time.monotonic(), 0))
+    seconds = time.monotonic() - (started or time.monotonic())
+    consumer.close()
+    out.close()
+    if confirmed[0] < count:
+        raise TimeoutError(f"bare client: {confirmed[0]} of {count} messages in {timeout:.0f}s")
+    return seconds
+
+
+def instance_rss_mb(namespace: str, name: str) -> list[float]:
+    """Resident memory (MB) of each Python instance process of function ``name`` in ``namespace``."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "python_instance_main" not in cmdline:
+                continue
+            compact = cmdline.replace(" ", "").replace("\\", "")
+            if f'"namespace":"{namespace}"' not in compact or f'"name":"{name}"' not in compact:
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+        except OSError:
+            continue
+    return out
