@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -23,6 +24,8 @@ import orjson
 from streamloop.config import ConfigError, FunctionFile, topic
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
+# Subcommands that live in streamloop/commands/, in the order --help lists them.
+COMMANDS = ("dataset", "replay")
 
 
 def _config_files(paths: Sequence[str]) -> list[Path]:
@@ -150,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--out", default="out")
     demo.set_defaults(handler=cmd_demo)
+    for command in COMMANDS:
+        importlib.import_module(f"streamloop.commands.{command}").register(sub)
     return parser
 
 
