@@ -25,7 +25,7 @@ from streamloop.config import ConfigError, FunctionFile, topic
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
 # Subcommands that live in streamloop/commands/, in the order --help lists them.
-COMMANDS = ("dataset", "replay")
+COMMANDS = ("dataset", "replay", "train")
 
 
 def _config_files(paths: Sequence[str]) -> list[Path]:
