@@ -21,11 +21,12 @@ from typing import Any
 
 import orjson
 
+from streamloop.admin import AdminError
 from streamloop.config import ConfigError, FunctionFile, topic
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
 # Subcommands that live in streamloop/commands/, in the order --help lists them.
-COMMANDS = ("dataset", "replay", "train")
+COMMANDS = ("dataset", "replay", "train", "deploy", "status", "report")
 
 
 def _config_files(paths: Sequence[str]) -> list[Path]:
@@ -165,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
+        print(f"streamloop {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

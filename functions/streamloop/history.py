@@ -6,7 +6,8 @@ A history is either examples as the joiner writes them (``{"x": {...}, "y": ...}
 
 >>> spec = {"features": [{"name": "amount", "kind": "numeric", "field": "amount"},
 ...                      {"name": "n_1h", "kind": "window", "agg": "count", "window": 3600}]}
->>> events = [{"id": "e1", "key": "u1", "ts": 0, "amount": 5}, {"id": "e2", "key": "u1", "ts": 60, "amount": 7}]
+>>> events = [{"id": "e1", "key": "u1", "ts": 0, "amount": 5},
+...           {"id": "e2", "key": "u1", "ts": 60, "amount": 7}]
 >>> rows, names = featurize(events, [True, False], parse_user_config(FeaturesConfig, spec, "f.yaml"))
 >>> names, rows[1]
 (['amount', 'n_1h'], ({'amount': 7.0, 'n_1h': 2.0}, False))
@@ -36,7 +37,9 @@ def load_features_config(path: str | Path) -> FeaturesConfig:
 
 def example_rows(records: Sequence[dict[str, Any]]) -> list[Row]:
     """Rows of joined examples (``x`` and ``y``); records without a label are skipped."""
-    return [(dict(r["x"]), r["y"]) for r in records if isinstance(r.get("x"), dict) and r.get("y") is not None]
+    return [
+        (dict(r["x"]), r["y"]) for r in records if isinstance(r.get("x"), dict) and r.get("y") is not None
+    ]
 
 
 def featurize(

@@ -52,7 +52,9 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         with path.open(newline="") as handle:
-            return [{k: cell(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+            return [
+                {k: cell(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)
+            ]
     records = []
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "jsonl":
         write_jsonl(out / "events.jsonl", (event for event, _ in pairs))
         write_jsonl(out / "labels.jsonl", (label for _, label in pairs))
-        print(f"wrote {len(pairs)} events to {out / 'events.jsonl'} and their labels to {out / 'labels.jsonl'}")
+        print(
+            f"wrote {len(pairs)} events to {out / 'events.jsonl'} and their labels to {out / 'labels.jsonl'}"
+        )
         return 0
     out.mkdir(parents=True, exist_ok=True)
     with (out / "events.csv").open("w", newline="") as handle:

@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from streamloop.runlog import topic
 
     events = read_records(args.events)
-    labels, orphans = pair_labels(events, read_records(args.labels) if args.labels else None, args.label_field)
+    labels, orphans = pair_labels(
+        events, read_records(args.labels) if args.labels else None, args.label_field
+    )
     labels += orphans  # labels of unknown events go last: the joiner counts them as expired
     runner = client = None
     if args.service_url:

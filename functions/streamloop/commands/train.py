@@ -25,7 +25,9 @@ from streamloop.commands import add_command, add_namespace
 
 def register(sub: Any) -> None:
     parser = add_command(sub, "train", __doc__)
-    parser.add_argument("history", help="events (.jsonl/.csv) with labels, or joined examples ({x, y} records)")
+    parser.add_argument(
+        "history", help="events (.jsonl/.csv) with labels, or joined examples ({x, y} records)"
+    )
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--labels", help="labels file of {id, label} records")
     labels.add_argument("--label-field", help="take each event's label from this field")
@@ -33,7 +35,9 @@ def register(sub: Any) -> None:
         "--features-config", default="pulsar-config/features.yaml", help="the features function's YAML"
     )
     parser.add_argument("--task", choices=("classification", "regression"), default="classification")
-    parser.add_argument("--model-name", default="default", help="the model's key on models (default: default)")
+    parser.add_argument(
+        "--model-name", default="default", help="the model's key on models (default: default)"
+    )
     parser.add_argument("--version", default="boot-1", help="the model version (default: boot-1)")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", help="write the ONNX model to this file")
