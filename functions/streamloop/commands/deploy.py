@@ -4,14 +4,12 @@ YAMLs of ``--config-dir`` (the same effect as ``pulsar-admin functions create --
 Checks every file first (like ``streamloop validate``), creates the namespace and the loop's topics
 (``models`` compacted), uploads the package (default: this installed code, for workers whose ``python3``
 has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every wheel), then waits
-until every instance runs and prints the status table. ``undeploy`` deletes the functions (and with
-``--topics`` the topics).
+until every instance runs and prints the status table (exit 1 if some instance does not run).
 
 Examples::
 
     streamloop deploy --admin-url http://127.0.0.1:8080
     streamloop deploy --namespace public/fraud --package dist/streamloop.zip --wait 300
-    streamloop undeploy --namespace public/fraud --topics
 """
 
 from __future__ import annotations
@@ -24,6 +22,15 @@ from typing import Any
 
 from streamloop.commands import ADMIN_URL, add_command, add_namespace
 
+UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
+an error), and with --topics the loop's topics too.
+
+Examples::
+
+    streamloop undeploy
+    streamloop undeploy --namespace public/fraud --topics
+"""
+
 
 def register(sub: Any) -> None:
     deploy = add_command(sub, "deploy", __doc__)
@@ -34,7 +41,7 @@ def register(sub: Any) -> None:
         "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
     )
     deploy.set_defaults(handler=run_deploy)
-    undeploy = add_command(sub, "undeploy", __doc__.replace("Create the four", "Delete the four", 1))
+    undeploy = add_command(sub, "undeploy", UNDEPLOY)
     _common(undeploy)
     undeploy.add_argument("--topics", action="store_true", help="delete the loop's topics too")
     undeploy.set_defaults(handler=run_undeploy)
