@@ -37,9 +37,10 @@ lint: venv
 	$(VENV)/bin/ruff check functions tests packaging
 	$(VENV)/bin/ruff format --check functions tests packaging
 
-# The configuration reference is generated from the config schemas (a test fails when it is stale).
+# Generated pages: the configuration reference (config schemas) and the command reference (the parser).
 docs: venv
 	$(PY) -m streamloop.configdoc docs/configuration.md
+	$(PY) -m streamloop.clidoc docs/cli.md
 
 validate: venv
 	$(PY) -m streamloop validate pulsar-config

@@ -30,6 +30,8 @@ from streamloop.commands import add_command
 from streamloop.config import ConfigError, FunctionFile, topic
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
+# Optional packages of some commands, by the pyproject extra that installs them.
+EXTRAS = {"sklearn": "train", "skl2onnx": "train", "matplotlib": "report"}
 # Subcommands that live in streamloop/commands/, in the order --help lists them.
 COMMANDS = ("dataset", "replay", "train", "deploy", "status", "report")
 
@@ -165,11 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    validate = add_command(sub, "validate", VALIDATE)
+    validate = add_command(sub, "validate", "check FunctionConfig YAMLs and their userConfig", VALIDATE)
     validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
     validate.set_defaults(handler=cmd_validate)
 
-    run = add_command(sub, "run", RUN)
+    run = add_command(sub, "run", "run the four functions in this process", RUN)
     run.add_argument("--config-dir", default="pulsar-config")
     run.add_argument("--service-url", help="a real broker, e.g. pulsar://127.0.0.1:6650")
     run.add_argument("--state-dir", help="keep function state in this directory across runs")
@@ -179,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--predictions-out", default="out/predictions.jsonl")
     run.set_defaults(handler=cmd_run)
 
-    demo = add_command(sub, "demo", DEMO)
+    demo = add_command(sub, "demo", "drifting stream: the loop vs a static model", DEMO)
     demo.add_argument("--config-dir", default="pulsar-config")
     demo.add_argument("--events", type=int, default=8000)
     demo.add_argument("--label-delay", type=int, default=100)
@@ -198,6 +200,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"streamloop {args.command} needs {error.name}: pip install 'streamloop[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
     except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
         print(f"streamloop {args.command}: {error}", file=sys.stderr)
         return 1

@@ -1,9 +1,11 @@
-"""docs/configuration.md is generated from the config schemas: it must match what they say today."""
+"""The generated pages must match their sources today: docs/configuration.md (the config schemas) and
+docs/cli.md (the ``streamloop`` parser)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from streamloop.clidoc import render as render_cli
 from streamloop.config import UserConfig
 from streamloop.configdoc import render
 from streamloop.learner.settings import LearnerConfig
@@ -22,3 +24,10 @@ def test_every_key_of_every_function_is_documented():
             assert f"| `{field.alias or name}` |" in text
     assert "| `checkpoint_every` | int | `100` | > 0 |" in text
     assert "`drift.ADWIN`" in text  # the allow-list of river classes
+
+
+def test_the_committed_command_reference_is_up_to_date():
+    page = PAGE.with_name("cli.md").read_text()
+    assert page == render_cli(), "docs/cli.md is stale: run `make docs`"
+    for command in ("replay", "train", "deploy", "undeploy", "status", "report", "validate", "run"):
+        assert f"## streamloop {command}" in page

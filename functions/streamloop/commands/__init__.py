@@ -2,7 +2,7 @@
 
 Every subcommand follows one style, like ``pulsar-admin``: ``streamloop <command> [options]``, long options
 with dashes, ``--service-url``/``--admin-url``/``--namespace`` for a cluster, and ``--help`` ending in real
-examples (the first paragraph of the handler module's docstring is the help text).
+examples (the handler module's docstring is the description).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ SERVICE_URL = "pulsar://127.0.0.1:6650"
 ADMIN_URL = "http://127.0.0.1:8080"
 
 
-def add_command(sub: Any, name: str, doc: str) -> argparse.ArgumentParser:
-    """A subparser whose description is ``doc`` up to ``Examples::`` and whose epilog is the examples."""
-    text, _, examples = doc.partition("Examples::")
-    summary = text.strip().split("\n\n", 1)[0].replace("\n", " ")
+def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.ArgumentParser:
+    """A subparser listed as ``summary``, described by ``doc`` up to ``Examples::``, then the examples."""
+    text, _, examples = doc.replace("``", "`").partition("Examples::")
     return sub.add_parser(
         name,
         help=summary,

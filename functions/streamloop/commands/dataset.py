@@ -21,7 +21,7 @@ from streamloop.records import write_jsonl
 
 
 def register(sub: Any) -> None:
-    parser = add_command(sub, "dataset", __doc__)
+    parser = add_command(sub, "dataset", "write a drifting demo dataset (events, labels)", __doc__)
     parser.add_argument("--events", type=int, default=8000, help="how many events (default: 8000)")
     parser.add_argument("--drift-at", type=int, help="event where the concept flips (default: half way)")
     parser.add_argument("--seed", type=int, default=42)

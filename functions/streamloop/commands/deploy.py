@@ -33,7 +33,7 @@ Examples::
 
 
 def register(sub: Any) -> None:
-    deploy = add_command(sub, "deploy", __doc__)
+    deploy = add_command(sub, "deploy", "create the four functions on a cluster (admin REST API)", __doc__)
     _common(deploy)
     deploy.add_argument("--package", help="the function package (default: this code, zipped)")
     deploy.add_argument("--update", action="store_true", help="update functions that already exist")
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
         "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
     )
     deploy.set_defaults(handler=run_deploy)
-    undeploy = add_command(sub, "undeploy", UNDEPLOY)
+    undeploy = add_command(sub, "undeploy", "delete the four functions (and --topics)", UNDEPLOY)
     _common(undeploy)
     undeploy.add_argument("--topics", action="store_true", help="delete the loop's topics too")
     undeploy.set_defaults(handler=run_undeploy)

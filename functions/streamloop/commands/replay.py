@@ -25,7 +25,7 @@ from streamloop.records import read_records, write_jsonl
 
 
 def register(sub: Any) -> None:
-    parser = add_command(sub, "replay", __doc__)
+    parser = add_command(sub, "replay", "send events and delayed labels (broker or embedded)", __doc__)
     parser.add_argument("events", help="events file (.jsonl or .csv)")
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--labels", help="labels file (.jsonl or .csv) of {id, label} records")
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     )
     labels += orphans  # labels of unknown events go last: the joiner counts them as expired
     runner = client = None
+    namespace = args.namespace if args.service_url else "public/default"  # embedded: the YAMLs' topics
     if args.service_url:
         import pulsar
 
@@ -88,21 +89,22 @@ def run(args: argparse.Namespace) -> int:
         client = runner.client
         target = "the embedded runner"
 
+    bar = None if args.quiet else Progress(len(events), unit="events")
+
     def sent(kind: str, record: dict[str, Any]) -> None:
         if runner is not None:
             runner.pump()
         if bar is not None and kind == "e":
             bar.advance()
 
-    bar = None if args.quiet else Progress(len(events), unit="events")
     started = time.monotonic()
     counts = replay(
         client,
         events,
         labels,
         label_delay=args.label_delay,
-        events_topic=topic("events", args.namespace),
-        labels_topic=topic("labels", args.namespace),
+        events_topic=topic("events", namespace),
+        labels_topic=topic("labels", namespace),
         rate=args.rate,
         on_sent=sent,
     )

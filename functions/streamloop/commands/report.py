@@ -21,7 +21,7 @@ from streamloop.commands import add_command, add_namespace
 
 
 def register(sub: Any) -> None:
-    parser = add_command(sub, "report", __doc__)
+    parser = add_command(sub, "report", "accuracy per model version and latencies: PNG + HTML", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--run", help="a folder written by `streamloop replay` (metrics.jsonl, latency.jsonl)"

@@ -18,7 +18,7 @@ from streamloop.commands import ADMIN_URL, add_command, add_namespace
 
 
 def register(sub: Any) -> None:
-    parser = add_command(sub, "status", __doc__)
+    parser = add_command(sub, "status", "one table of every instance of the four functions", __doc__)
     parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
     add_namespace(parser)
     parser.add_argument("--config-dir", default="pulsar-config", help="the function names come from here")

@@ -24,7 +24,7 @@ from streamloop.commands import add_command, add_namespace
 
 
 def register(sub: Any) -> None:
-    parser = add_command(sub, "train", __doc__)
+    parser = add_command(sub, "train", "fit a first model offline: scikit-learn → ONNX → models", __doc__)
     parser.add_argument(
         "history", help="events (.jsonl/.csv) with labels, or joined examples ({x, y} records)"
     )
