@@ -108,6 +108,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
             return result.stdout if done else None
 
         table = _wait(all_processed, 180, "the learner to process every example")
+        print(table)  # shown with pytest -s: what a user sees
         assert table.splitlines()[0].split()[:6] == [
             "FUNCTION",
             "INSTANCE",
@@ -127,9 +128,17 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
             "state_keys_saved",
             "served_accuracy",
         }
-        found = _wait(
-            lambda: (m := _user_metrics(namespace)) and expected <= set(m) and m, 120, "user metrics"
-        )
+
+        def recorded():
+            found = _user_metrics(namespace)
+            return found if expected <= set(found) else None
+
+        try:
+            found = _wait(recorded, 120, "user metrics")
+        except AssertionError:
+            raise AssertionError(
+                f"expected {sorted(expected)}, /metrics has {_user_metrics(namespace)}"
+            ) from None
         assert set(found) <= set(USER_METRICS), set(found) - set(USER_METRICS)
         assert found["joined"] == EVENTS and found["examples_learned"] == EVENTS
 
