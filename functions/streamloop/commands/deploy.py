@@ -80,7 +80,7 @@ def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from streamloop.admin import Admin
+    from streamloop.admin import Admin, AdminError
     from streamloop.deployment import TOPICS, code_package, in_namespace, status_table
 
     files = _configs(args.config_dir)
@@ -92,7 +92,11 @@ def run_deploy(args: argparse.Namespace) -> int:
         package = Path(args.package) if args.package else code_package(scratch)
         for file in files:
             config = in_namespace(file.config, args.namespace)
-            admin.create_function(config, package.resolve(), update=args.update)
+            try:
+                admin.create_function(config, package.resolve(), update=args.update)
+            except AdminError as error:
+                hint = "; add --update to replace it" if "already exists" in str(error) else ""
+                raise AdminError(f"{error}{hint}") from None
             print(
                 f"{'updated' if args.update else 'created'} {args.namespace}/{config['name']} "
                 f"from {file.path}"
