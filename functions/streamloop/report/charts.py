@@ -55,7 +55,10 @@ def draw(summary: Summary, png: str | Path, title: str = "streamloop") -> Path:
     ax.set_xlabel("seconds since the first metrics record")
     ax.set_ylabel(f"prequential {summary.metric} per window (%)")
     ax.set_title(f"{title}: {summary.metric} per model version")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=6, fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=6, fontsize=7, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no window records yet", ha="center", va="center", transform=ax.transAxes)
     for column, stage in enumerate(stages):
         hist = fig.add_subplot(grid[1, column])
         hist.hist(summary.latency_samples[stage], bins=40, color="steelblue")
