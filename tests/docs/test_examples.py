@@ -2,8 +2,9 @@
 of a ```console block as a shell command whose output must contain the lines shown (``…`` = anything).
 
 The examples run in a scratch folder holding a link to ``pulsar-config/``, on the embedded runner, with
-``streamloop`` meaning this checkout's code. ```bash and ```text blocks are not run: they need a real
-cluster, and ``tests/pulsar/`` runs those same commands against the standalone.
+``streamloop`` meaning this checkout's code. ```bash blocks need a real cluster:
+``tests/pulsar/test_docs_cluster.py`` runs the ones that deploy against the standalone. ```text blocks
+are output.
 """
 
 from __future__ import annotations
