@@ -84,6 +84,11 @@ class Admin:
             path = f"/admin/v2/persistent/{namespace}/{name}/compactionThreshold"
             self.request("POST", path, str(COMPACTION_THRESHOLD_BYTES).encode())
 
+    def set_retention(self, namespace: str, name: str, minutes: int, megabytes: int) -> None:
+        """Keep a topic's acked messages ``minutes``/``megabytes`` long (-1: unlimited), as a topic policy."""
+        body = json.dumps({"retentionTimeInMinutes": minutes, "retentionSizeInMB": megabytes}).encode()
+        self.request("POST", f"/admin/v2/persistent/{namespace}/{name}/retention", body)
+
     def delete_topics(self, namespace: str, names: list[str]) -> None:
         """Force-delete topics (missing ones are fine)."""
         for name in names:

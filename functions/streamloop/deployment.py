@@ -28,6 +28,8 @@ import streamloop
 
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 TOPICS = ["events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters"]
+# Kept after they are acked: the learner's history (backfill) and what `streamloop report` reads.
+RETAINED = ("examples", "metrics")
 
 
 def _replace(value: Any, old: str, new: str) -> Any:

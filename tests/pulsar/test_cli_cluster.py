@@ -51,6 +51,8 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
         for name in ("features", "scorer", "joiner", "learner"):
             assert f"created {namespace}/{name}" in deployed.stdout
             assert re.search(rf"^{name}\s+0\s+yes\b", deployed.stdout, re.M), deployed.stdout
+        retention = pulsar_get(f"/admin/v2/persistent/{namespace}/examples/retention")
+        assert retention == {"retentionTimeInMinutes": 10080, "retentionSizeInMB": -1}  # backfill needs it
 
         ok(streamloop("dataset", "--events", EVENTS, "--drift-at", 10_000, "--out", "data", cwd=tmp_path))
         trained = ok(
@@ -160,6 +162,12 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
     assert undeployed.returncode == 0 and f"deleted {namespace}/learner" in undeployed.stdout
     gone = streamloop("status", *cluster, cwd=tmp_path)
     assert gone.returncode == 1 and "not deployed" in gone.stdout
+
+
+def pulsar_get(path: str) -> object:
+    """GET a JSON document from the admin REST API."""
+    with urllib.request.urlopen(ADMIN_URL + path, timeout=30) as response:
+        return orjson.loads(response.read())
 
 
 def pulsar_request(method: str, path: str) -> None:

@@ -2,7 +2,8 @@
 YAMLs of ``--config-dir`` (the same effect as ``pulsar-admin functions create --function-config-file``).
 
 Checks every file first (like ``streamloop validate``), creates the namespace and the loop's topics
-(``models`` compacted), uploads the package (default: this installed code, for workers whose ``python3``
+(``models`` compacted; ``examples`` and ``metrics`` retained, for a learner's backfill and for
+``streamloop report``), uploads the package (default: this installed code, for workers whose ``python3``
 has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every wheel), then waits
 until every instance runs and prints the status table (exit 1 if some instance does not run).
 
@@ -37,6 +38,18 @@ def register(sub: Any) -> None:
     _common(deploy)
     deploy.add_argument("--package", help="the function package (default: this code, zipped)")
     deploy.add_argument("--update", action="store_true", help="update functions that already exist")
+    deploy.add_argument(
+        "--retention-minutes",
+        type=int,
+        default=7 * 24 * 60,
+        help="keep acked examples and metrics this long (-1: forever; default: 7 days)",
+    )
+    deploy.add_argument(
+        "--retention-mb",
+        type=int,
+        default=-1,
+        help="... and up to this size per topic (default: -1, no limit)",
+    )
     deploy.add_argument(
         "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
     )
@@ -81,13 +94,18 @@ def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -
 
 def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.admin import Admin, AdminError
-    from streamloop.deployment import TOPICS, code_package, in_namespace, status_table
+    from streamloop.deployment import RETAINED, TOPICS, code_package, in_namespace, status_table
 
     files = _configs(args.config_dir)
     admin = Admin(args.admin_url)
     admin.ensure_namespace(args.namespace)
     admin.create_topics(args.namespace, TOPICS)
-    print(f"namespace {args.namespace}: topics {', '.join(TOPICS)} (models compacted)")
+    for name in RETAINED:
+        admin.set_retention(args.namespace, name, args.retention_minutes, args.retention_mb)
+    print(
+        f"namespace {args.namespace}: topics {', '.join(TOPICS)} (models compacted; {', '.join(RETAINED)} "
+        f"retained {args.retention_minutes} min, {args.retention_mb} MB)"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(args.package) if args.package else code_package(scratch)
         for file in files:
