@@ -50,8 +50,6 @@ def test_the_cluster_example_runs(page: Path, pulsar: Pulsar, tmp_path: Path):
     finally:
         streamloop("undeploy", "--namespace", namespace, "--admin-url", ADMIN_URL, "--topics", cwd=tmp_path)
         with suppress(OSError):
-            request = urllib.request.Request(
-                f"{ADMIN_URL}/admin/v2/namespaces/{namespace}?force=true", method="DELETE"
-            )
+            request = urllib.request.Request(f"{ADMIN_URL}/admin/v2/namespaces/{namespace}", method="DELETE")
             urllib.request.urlopen(request, timeout=60).close()
     assert (tmp_path / "out/cluster-report/report.html").exists()
