@@ -4,7 +4,6 @@ worker's ``/metrics``, then undeploy."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 import urllib.request
@@ -14,6 +13,7 @@ import orjson
 import pytest
 from cli_run import CONFIG_DIR, ok, streamloop
 from cluster import ADMIN_URL, SERVICE_URL, Pulsar
+from namespaces import delete_namespace
 
 from streamloop.metricnames import USER_METRICS
 
@@ -158,7 +158,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
         assert "data:image/png;base64," in (tmp_path / "report/report.html").read_text()
     finally:
         undeployed = streamloop("undeploy", *cluster, "--topics", cwd=tmp_path)
-        pulsar_request("DELETE", f"/admin/v2/namespaces/{namespace}")  # empty now (forced deletes are off)
+        delete_namespace(namespace)
     assert undeployed.returncode == 0 and f"deleted {namespace}/learner" in undeployed.stdout
     gone = streamloop("status", *cluster, cwd=tmp_path)
     assert gone.returncode == 1 and "not deployed" in gone.stdout
@@ -168,9 +168,3 @@ def pulsar_get(path: str) -> object:
     """GET a JSON document from the admin REST API."""
     with urllib.request.urlopen(ADMIN_URL + path, timeout=30) as response:
         return orjson.loads(response.read())
-
-
-def pulsar_request(method: str, path: str) -> None:
-    """Best-effort admin call for cleanup."""
-    with contextlib.suppress(OSError):
-        urllib.request.urlopen(urllib.request.Request(ADMIN_URL + path, method=method), timeout=60).close()

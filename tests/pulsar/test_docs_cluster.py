@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import urllib.request
 import uuid
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
 from cli_run import CONFIG_DIR, REPO, ok, streamloop
 from cluster import ADMIN_URL, Pulsar
+from namespaces import delete_namespace
 
 pytestmark = pytest.mark.pulsar
 PAGES = [REPO / "README.md", REPO / "docs" / "quickstart.md"]
@@ -49,7 +48,5 @@ def test_the_cluster_example_runs(page: Path, pulsar: Pulsar, tmp_path: Path):
             assert result.returncode == 0, f"streamloop {args}\n{result.stdout}{result.stderr}"
     finally:
         streamloop("undeploy", "--namespace", namespace, "--admin-url", ADMIN_URL, "--topics", cwd=tmp_path)
-        with suppress(OSError):
-            request = urllib.request.Request(f"{ADMIN_URL}/admin/v2/namespaces/{namespace}", method="DELETE")
-            urllib.request.urlopen(request, timeout=60).close()
+        delete_namespace(namespace)
     assert (tmp_path / "out/cluster-report/report.html").exists()

@@ -1,0 +1,28 @@
+"""Removing a test's own namespace once its functions and topics are gone."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+from cluster import ADMIN_URL
+
+
+def delete_namespace(namespace: str, timeout: float = 90.0) -> bool:
+    """DELETE ``tenant/ns`` until the broker agrees (it refuses while the deleted functions' subscriptions
+    and system topics are still being cleaned up; forced deletes are off on the standalone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{ADMIN_URL}/admin/v2/namespaces/{namespace}", method="DELETE")
+        try:
+            urllib.request.urlopen(request, timeout=60).close()
+            return True
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(3)
