@@ -9,9 +9,12 @@ import urllib.request
 from cluster import ADMIN_URL
 
 
-def delete_namespace(namespace: str, timeout: float = 90.0) -> bool:
-    """DELETE ``tenant/ns`` until the broker agrees (it refuses while the deleted functions' subscriptions
-    and system topics are still being cleaned up; forced deletes are off on the standalone)."""
+def delete_namespace(namespace: str, timeout: float = 10.0) -> bool:
+    """DELETE ``tenant/ns``, retrying for ``timeout`` s; ``False`` if the broker still refuses.
+
+    Right after an undeploy the standalone refuses for minutes (the deleted functions' subscriptions and
+    system topics are still being cleaned up; forced deletes are off), so an empty namespace may linger.
+    """
     deadline = time.monotonic() + timeout
     while True:
         request = urllib.request.Request(f"{ADMIN_URL}/admin/v2/namespaces/{namespace}", method="DELETE")
