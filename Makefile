@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 DEPLOY_ZIP ?= dist/streamloop-nodeps.zip
 export DEPLOY_ZIP
 
-.PHONY: venv demo test chaos bench lint validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
+.PHONY: venv demo test chaos bench lint docs validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
 
 venv: $(VENV)/.installed
 
@@ -36,6 +36,11 @@ bench: venv
 lint: venv
 	$(VENV)/bin/ruff check functions tests packaging
 	$(VENV)/bin/ruff format --check functions tests packaging
+
+# Generated pages: the configuration reference (config schemas) and the command reference (the parser).
+docs: venv
+	$(PY) -m streamloop.configdoc docs/configuration.md
+	$(PY) -m streamloop.clidoc docs/cli.md
 
 validate: venv
 	$(PY) -m streamloop validate pulsar-config

@@ -6,11 +6,16 @@ Examples::
     streamloop demo                                  # the drifting-stream demo on the embedded runner
     streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
     streamloop run --service-url pulsar://127.0.0.1:6650   # the same functions against a real broker
+    streamloop dataset --out data && streamloop replay data/events.jsonl --labels data/labels.jsonl
+    streamloop report --run out/run                  # accuracy per model version, latencies: PNG + HTML
+    streamloop train data/events.jsonl --labels data/labels.jsonl --out out/model.onnx
+    streamloop deploy && streamloop status           # the four functions on a cluster (admin REST API)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -20,9 +25,15 @@ from typing import Any
 
 import orjson
 
+from streamloop.admin import AdminError
+from streamloop.commands import add_command
 from streamloop.config import ConfigError, FunctionFile, topic
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
+# Optional packages of some commands, by the pyproject extra that installs them.
+EXTRAS = {"sklearn": "train", "skl2onnx": "train", "matplotlib": "report"}
+# Subcommands that live in streamloop/commands/, in the order --help lists them.
+COMMANDS = ("dataset", "replay", "train", "deploy", "status", "report")
 
 
 def _config_files(paths: Sequence[str]) -> list[Path]:
@@ -120,6 +131,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+VALIDATE = """Check FunctionConfig YAML files and their userConfig: every problem with its file and key,
+including FunctionConfig keys that pulsar-admin would silently ignore. Exits 1 if there is any.
+
+Examples::
+
+    streamloop validate                              # every pulsar-config/*.yaml
+    streamloop validate pulsar-config/learner.yaml my-features.yaml
+"""
+RUN = """Run the four functions in this process: on the embedded transport (no broker), or against a
+broker with --service-url (then the functions must not also be deployed there: they would share
+subscriptions).
+
+Examples::
+
+    streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
+    streamloop run --service-url pulsar://127.0.0.1:6650 --state-dir .state
+"""
+DEMO = """Drifting stream through the loop against a static model and river's own evaluation (embedded
+runner); writes <out>/demo.json and <out>/demo.png.
+
+Examples::
+
+    streamloop demo
+    streamloop demo --events 20000 --label-delay 500 --out out/big
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamloop",
@@ -129,11 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    validate = sub.add_parser("validate", help="check FunctionConfig YAML files and their userConfig")
+    validate = add_command(sub, "validate", "check FunctionConfig YAMLs and their userConfig", VALIDATE)
     validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
     validate.set_defaults(handler=cmd_validate)
 
-    run = sub.add_parser("run", help="run the four functions locally (embedded transport or --service-url)")
+    run = add_command(sub, "run", "run the four functions in this process", RUN)
     run.add_argument("--config-dir", default="pulsar-config")
     run.add_argument("--service-url", help="a real broker, e.g. pulsar://127.0.0.1:6650")
     run.add_argument("--state-dir", help="keep function state in this directory across runs")
@@ -143,13 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--predictions-out", default="out/predictions.jsonl")
     run.set_defaults(handler=cmd_run)
 
-    demo = sub.add_parser("demo", help="drifting stream: the loop vs a static model (embedded runner)")
+    demo = add_command(sub, "demo", "drifting stream: the loop vs a static model", DEMO)
     demo.add_argument("--config-dir", default="pulsar-config")
     demo.add_argument("--events", type=int, default=8000)
     demo.add_argument("--label-delay", type=int, default=100)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--out", default="out")
     demo.set_defaults(handler=cmd_demo)
+    for command in COMMANDS:
+        importlib.import_module(f"streamloop.commands.{command}").register(sub)
     return parser
 
 
@@ -160,6 +200,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"streamloop {args.command} needs {error.name}: pip install 'streamloop[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
+    except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
+        print(f"streamloop {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ class UserConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     dead_letter_topic: str = topic("dead-letters")
+    """Where a message that can never be processed goes, with the reason in its ``error`` property."""
     metrics_topic: str = topic("metrics")
+    """Where drift, promotion, rejection, expiry, checkpoint and window records go."""
     max_publish_delay_ms: int = Field(1, ge=0, le=1000)
     """Producer batching delay (key-based batches); 0 sends every message on its own."""
 

@@ -28,8 +28,11 @@ from streamloop.function import Delivery, StreamFunction
 
 class JoinerConfig(UserConfig):
     predictions_topic: str = topic("predictions")
+    """The input topic that carries predictions (the other input carries labels)."""
     labels_topic: str = topic("labels")
+    """The input topic that carries labels."""
     label_field: str = "label"
+    """The field of a label record that holds the label value."""
     ttl_seconds: float = Field(3600.0, gt=0)
     """Event-time seconds a prediction waits for its label (and a label for its prediction)."""
     max_pending: int = Field(20_000, gt=0)

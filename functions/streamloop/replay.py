@@ -46,9 +46,10 @@ def replay(
 ) -> dict[str, int]:
     """Send ``events`` and, ``label_delay`` events later, the matching ``labels`` (``None`` = unlabelled).
 
-    Events are keyed by their ``key`` field (entity key), labels by event id. ``rate`` caps events per
-    second (``None``: as fast as possible). ``on_sent(kind, record)`` runs after each send (``kind`` is
-    ``"e"`` or ``"l"``); the embedded runner uses it to pump the loop. Returns the counts sent.
+    Events are keyed by their ``key`` field (entity key), labels by event id; labels beyond the last event
+    are sent at the end. ``rate`` caps events per second (``None``: as fast as possible).
+    ``on_sent(kind, record)`` runs after each send (``kind`` is ``"e"`` or ``"l"``); the embedded runner
+    uses it to pump the loop. Returns the counts sent.
     """
     # Key-based batches: the features and joiner functions read with Key_Shared subscriptions.
     options = {"batching_type": pulsar.BatchingType.KeyBased, "block_if_queue_full": True}
@@ -74,7 +75,9 @@ def replay(
         if label is not None:
             send(label_producer, "l", label, str(label.get("id", "")))
 
-    for event, label in zip(events, labels, strict=False):
+    pending_labels = iter(labels)
+    for event in events:
+        label = next(pending_labels, None)
         if rate:
             delay = start + counts["events"] / rate - time.monotonic()
             if delay > 0:
@@ -83,6 +86,7 @@ def replay(
         waiting.append(label)
         if len(waiting) > label_delay:
             release_label()
+    waiting.extend(pending_labels)  # labels beyond the last event (e.g. for unknown ids) go last
     while waiting:
         release_label()
     event_producer.flush()

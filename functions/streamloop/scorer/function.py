@@ -23,6 +23,7 @@ class ScorerConfig(UserConfig):
     model_name: str = "default"
     """Key of the model to serve on the models topic."""
     models_topic: str = topic("models")
+    """The compacted topic the scorer follows (every instance reads every model)."""
     max_model_bytes: int = Field(64 * 1024 * 1024, gt=0)
     """Models larger than this are rejected before they are parsed."""
     expected_features: list[str] | None = None
