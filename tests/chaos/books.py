@@ -54,16 +54,19 @@ class Books:
         cls,
         *,
         events_in: int,
-        labels_in: int,
-        duplicate_events: int,
-        duplicate_labels: int,
         predictions: Iterable[bytes],
-        examples: Iterable[bytes],
         dead_letters: Iterable[DeadLetter],
         metrics: Iterable[bytes],
-        learned: int | None,
+        duplicate_events: int = 0,
+        labels_in: int = 0,
+        duplicate_labels: int = 0,
+        examples: Iterable[bytes] = (),
+        learned: int | None = None,
     ) -> Books:
-        """Count distinct ids on the output topics, dead letters by function, and expiries by id."""
+        """Count distinct ids on the output topics, dead letters by function, and expiries by id.
+
+        The label-side arguments default to none, for scenarios that stop at the scorer.
+        """
         expired: dict[str, set[str]] = {"prediction": set(), "label": set()}
         rejections = 0
         for payload in metrics:

@@ -28,6 +28,8 @@ from books import Books, DeadLetter
 from cluster import REPO, TENANT, Pulsar
 from corpus import Item
 
+from streamloop.deployment import in_namespace
+
 CONFIG_DIR = REPO / "pulsar-config"
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 T = TypeVar("T")
@@ -43,16 +45,6 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def _rewrite(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, list):
-        return [_rewrite(v, old, new) for v in value]
-    if isinstance(value, dict):
-        return {_rewrite(k, old, new): _rewrite(v, old, new) for k, v in value.items()}
-    return value
 
 
 class Stage:
@@ -92,8 +84,7 @@ class Stage:
     ) -> Path:
         """A copy of ``pulsar-config/<base>.yaml`` in this namespace, with overrides; returns its path."""
         config = yaml.safe_load((CONFIG_DIR / f"{base}.yaml").read_text())
-        config = _rewrite(config, f"{TENANT}/default/", f"{TENANT}/{self.namespace}/")
-        config["namespace"] = self.namespace
+        config = in_namespace(config, f"{TENANT}/{self.namespace}")
         config["userConfig"] = {**config.get("userConfig", {}), **(user_config or {})}
         config.update(function_config)
         path = self.workdir / f"{self.namespace}-{config['name']}.yaml"

@@ -108,14 +108,9 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
 
     books = Books.from_topics(
         events_in=sent,
-        labels_in=0,
-        duplicate_events=0,
-        duplicate_labels=0,
         predictions=stage.payloads("predictions"),
-        examples=[],
         dead_letters=stage.dead_letters(),
         metrics=stage.payloads("metrics"),
-        learned=None,
     )
     books.check(through="scorer")
     assert books.model_rejections == len(expected_reasons) and not books.dead_letters

@@ -38,14 +38,9 @@ def score(stage: Stage, parallelism: int) -> tuple[dict[str, dict], Books]:
     )
     books = Books.from_topics(
         events_in=len(events),
-        labels_in=0,
-        duplicate_events=0,
-        duplicate_labels=0,
         predictions=stage.payloads("predictions"),
-        examples=[],
         dead_letters=stage.dead_letters(),
         metrics=[],
-        learned=None,
     )
     books.check(through="scorer")
     return predictions, books

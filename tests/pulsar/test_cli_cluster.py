@@ -46,6 +46,7 @@ def _wait(check, timeout: float, what: str):
 def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_path):
     namespace = f"public/cli{uuid.uuid4().hex[:8]}"  # no dash: function state lives in BookKeeper namespaces
     cluster = ("--admin-url", ADMIN_URL, "--namespace", namespace, "--config-dir", CONFIG_DIR)
+    broker = ("--service-url", SERVICE_URL, "--namespace", namespace)
     try:
         deployed = ok(streamloop("deploy", *cluster, "--wait", 240, cwd=tmp_path, timeout=400))
         for name in ("features", "scorer", "joiner", "learner"):
@@ -65,10 +66,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
                 CONFIG_DIR / "features.yaml",
                 "--version",
                 "boot-1",
-                "--service-url",
-                SERVICE_URL,
-                "--namespace",
-                namespace,
+                *broker,
                 cwd=tmp_path,
             )
         )
@@ -87,10 +85,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
                 50,
                 "--rate",
                 300,
-                "--service-url",
-                SERVICE_URL,
-                "--namespace",
-                namespace,
+                *broker,
                 cwd=tmp_path,
             )
         )
@@ -141,10 +136,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
         reported = ok(
             streamloop(
                 "report",
-                "--service-url",
-                SERVICE_URL,
-                "--namespace",
-                namespace,
+                *broker,
                 "--out",
                 "report",
                 cwd=tmp_path,
