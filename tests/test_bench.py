@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from streamloop.bench.broker import QUICK, percentiles, steady_rate
 
@@ -55,6 +56,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
 
 def test_broker_rates_skip_start_up_and_never_divide_by_zero() -> None:
     series = [(0.0, 0), (1.0, 0), (2.0, 100), (3.0, 600), (4.0, 1000)]
-    assert steady_rate(series, 1000) == 450.0
+    assert steady_rate(series, 1000) == 800 / (3.75 - 2.0)  # 10% at t=2.0, 90% at t=3.75
+    assert steady_rate([(0.0, 0), (5.0, 0), (6.0, 1000)], 1000) == pytest.approx(1000.0)  # one gap
     assert math.isnan(steady_rate([(0.0, 0), (1.0, 0)], 1000))
     assert percentiles([1.0, 2.0, 3.0])["p50"] == 2.0

@@ -66,7 +66,10 @@ class UserConfig(BaseModel):
     metrics_topic: str = topic("metrics")
     """Where drift, promotion, rejection, expiry, checkpoint and window records go."""
     max_publish_delay_ms: int = Field(1, ge=0, le=1000)
-    """Producer batching delay (key-based batches); 0 sends every message on its own."""
+    """Producer batching delay; 0 sends every message on its own."""
+    batch_by_key: bool = True
+    """Batch outputs per key (what Key_Shared consumers downstream need); false lets a batch mix keys,
+    so the broker stores and dispatches fewer, larger entries (for Shared or Failover consumers)."""
 
 
 Config = TypeVar("Config", bound=UserConfig)

@@ -4,14 +4,14 @@ Pulsar 4.0's Python runtime acks a ``None`` return before ``context.publish`` is
 on the return path and has no dead-letter topic; ``context.publish`` also batches with the default
 (not key-based) batcher and a fixed 10 ms delay, which breaks Key_Shared routing downstream (a batch of
 mixed keys goes to one consumer). So outputs go through producers this class creates on the instance's own
-client (``context.get_pulsar_client()``) with key-based batching and a configurable delay, and every
-function runs with
-``processingGuarantees: MANUAL`` and follows one rule: **an input is acked once everything it caused is
-confirmed**. A :class:`Delivery` counts what is still outstanding for its input: the call to ``process``
-itself, each publish that names it, and any hold a function takes (the joiner holds a prediction until
-its label comes, the learner holds an example until a checkpoint contains it). When the count reaches
-zero the input is acked. Anything that goes wrong with one message sends it to the dead-letter topic
-with the reason, and the dead letter's confirmation acks it.
+client (``context.get_pulsar_client()``), batching per key unless ``batch_by_key: false`` (for outputs
+read on Shared or Failover subscriptions: fewer, larger broker entries) with a configurable delay, and
+every function runs with ``processingGuarantees: MANUAL`` and follows one rule: **an input is acked
+once everything it caused is confirmed**. A :class:`Delivery` counts what is still outstanding for its
+input: the call to ``process`` itself, each publish that names it, and any hold a function takes (the
+joiner holds a prediction until its label comes, the learner holds an example until a checkpoint
+contains it). When the count reaches zero the input is acked. Anything that goes wrong with one message
+sends it to the dead-letter topic with the reason, and the dead letter's confirmation acks it.
 """
 
 from __future__ import annotations
@@ -148,12 +148,15 @@ class StreamFunction(Generic[Config]):
     def _producer(self, topic: str) -> Any:
         producer = self._producers.get(topic)
         if producer is None:
-            delay = self.config.max_publish_delay_ms  # type: ignore[union-attr]
+            config = self.config
+            assert config is not None
+            delay = config.max_publish_delay_ms
+            by_key = config.batch_by_key
             producer = self.context.get_pulsar_client().create_producer(
                 topic,
                 batching_enabled=delay > 0,
                 batching_max_publish_delay_ms=max(delay, 1),
-                batching_type=pulsar.BatchingType.KeyBased,
+                batching_type=pulsar.BatchingType.KeyBased if by_key else pulsar.BatchingType.Default,
                 block_if_queue_full=True,
                 send_timeout_millis=0,
             )

@@ -22,7 +22,7 @@ def test_every_key_of_every_function_is_documented():
     for model in (UserConfig, LearnerConfig):
         for name, field in model.model_fields.items():
             assert f"| `{field.alias or name}` |" in text
-    assert "| `checkpoint_every` | int | `100` | > 0 |" in text
+    assert "| `checkpoint_every` | int | `1000` | > 0 |" in text
     assert "`drift.ADWIN`" in text  # the allow-list of river classes
 
 

@@ -62,23 +62,22 @@ def create_namespace(namespace: str) -> None:
 def delete_namespace(namespace: str) -> str | None:
     """Delete ``namespace`` after its topics (brokers refuse a forced namespace delete by default).
 
-    Returns why it failed, or ``None``.
+    Returns why it failed, or ``None``. Instances of just-deleted functions may still be connected and
+    recreate topics, and the topic-policies system topic keeps the namespace "non empty" for a while:
+    each attempt deletes the topics again, for up to a minute.
     """
-    try:
-        for name in call("GET", f"/admin/v2/namespaces/{namespace}/topics") or []:
-            path = name.replace("persistent://", "persistent/", 1)
-            with contextlib.suppress(AdminError):  # a partition or an already deleted topic
-                call("DELETE", f"/admin/v2/{path}?force=true", timeout=60)
-    except (urllib.error.URLError, OSError, AdminError) as error:
-        return str(error)
     error = None
-    for _ in range(10):  # topic deletes finish asynchronously: "Cannot delete non empty namespace"
+    for _ in range(30):
         try:
+            for name in call("GET", f"/admin/v2/namespaces/{namespace}/topics") or []:
+                path = name.replace("persistent://", "persistent/", 1)
+                with contextlib.suppress(AdminError):  # a partition or an already deleted topic
+                    call("DELETE", f"/admin/v2/{path}?force=true", timeout=60)
             call("DELETE", f"/admin/v2/namespaces/{namespace}", timeout=60)
             return None
         except (urllib.error.URLError, OSError, AdminError) as failed:
             error = str(failed)
-            time.sleep(1)
+            time.sleep(2)
     return error
 
 
@@ -110,3 +109,8 @@ def function_path(config: dict[str, Any]) -> str:
 
 def function_stats(fqfn: str) -> dict[str, Any]:
     return call("GET", f"/admin/v3/functions/{fqfn}/stats", timeout=10) or {}
+
+
+def topic_stats(topic: str) -> dict[str, Any]:
+    path = topic.replace("persistent://", "persistent/", 1)
+    return call("GET", f"/admin/v2/{path}/stats", timeout=10) or {}

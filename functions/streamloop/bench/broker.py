@@ -8,18 +8,21 @@ every section is ``{"status": "skipped", "reason": ...}``.
 
 Saturation: the input backlog is produced first, then the function is created; its rate is taken from
 ``functions stats`` (``processedSuccessfullyTotal``) between 10% and 90% of the backlog, so start-up is
-not counted. Start-up is ``create`` → the first message processed.
+not counted. Start-up is ``create`` → the first message processed. The identity function runs again
+right before each deployed function, and each ratio is taken from that pair: the rates of a shared
+2-core machine drift by ±30% over minutes, a pair measured back to back much less.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,14 @@ import pulsar
 import yaml
 
 from streamloop.bench import admin
-from streamloop.bench.pulsar_io import Produced, TopicMessages, consume_loop, instance_rss_mb, produce
+from streamloop.bench.pulsar_io import (
+    Produced,
+    TopicMessages,
+    consume_loop,
+    cpu_seconds,
+    instance_rss_mb,
+    produce,
+)
 from streamloop.bench.workload import LABEL_DELAY
 
 SKIPPED = "needs a broker (make pulsar-up)"
@@ -86,6 +96,7 @@ class Session:
         self.created: list[str] = []
         self.startup: dict[str, dict[str, float]] = {}
         self.rates: dict[str, float] = {}
+        self.identity_rates: list[float] = []  # every run of the plain identity function
 
     def close(self) -> None:
         for fqfn in self.created:
@@ -114,27 +125,30 @@ class Session:
             except Exception as error:  # a section that fails is reported, the others still run
                 out[name] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:500]}
             progress(f"{name}: {out[name]}")
+        if out["identity_function"]["status"] == "ok" and len(self.identity_rates) > 1:
+            out["identity_function"]["runs_events_per_s"] = [round(r, 1) for r in self.identity_rates]
         out["startup"] = {"status": "ok", **self.startup} if self.startup else _missing("startup")
         memory = out.get("loop_latency", {}).pop("rss_mb", None)
         out["memory"] = {"status": "ok", **memory} if memory else _missing("memory")
         return out
 
+    def plain_identity(self, run: str = "plain") -> float:
+        """The runtime's own identity function (returns its input, ``ATLEAST_ONCE``): messages/s."""
+        payloads = self.streams["events"]
+        config = self.identity_config(run, "streamloop.bench.plain.PlainIdentity", "ATLEAST_ONCE")
+        rate = self.saturate(run, config, {"in": payloads}, len(payloads), startup_name="identity")
+        self.identity_rates.append(rate)
+        return rate
+
     def identity_function(self) -> dict[str, Any]:
         payloads = self.streams["events"]
-        plain = self.saturate(
-            "plain",
-            self.identity_config("plain", "streamloop.bench.plain.PlainIdentity", "ATLEAST_ONCE"),
-            {"in": payloads},
-            len(payloads),
-            startup_name="identity",
-        )
+        plain = self.plain_identity()
         ours = self.saturate(
             "ours",
             self.identity_config("ours", "streamloop.bench.identity.IdentityFunction", "MANUAL"),
             {"in": payloads},
             len(payloads),
         )
-        self.rates["identity"] = plain
         return {
             "events_per_s": round(plain, 1),
             "streamloop_identity_events_per_s": round(ours, 1),
@@ -151,15 +165,18 @@ class Session:
 
     def deployed_functions(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        identity = self.rates.get("identity")
         for name, inputs in self.function_inputs().items():
+            identity = self.plain_identity(f"plain-{name}")
             count = sum(len(m) for t, m in inputs.items() if t != "models")  # models: read, not consumed
             config = self.function_config(name, f"f-{name}")
             rate = self.saturate(f"f-{name}", config, inputs, count, startup_name=name)
             self.rates[name] = rate
-            out[name] = {"events_per_s": round(rate, 1), "messages": count}
-            if identity:
-                out[name]["ratio_to_identity"] = round(rate / identity, 4)
+            out[name] = {
+                "events_per_s": round(rate, 1),
+                "messages": count,
+                "identity_events_per_s": round(identity, 1),
+                "ratio_to_identity": round(rate / identity, 4),
+            }
         return out
 
     def scaling(self) -> dict[str, Any]:
@@ -189,6 +206,8 @@ class Session:
             rate=LOOP_RATE,
             label_delay=LABEL_DELAY,
             rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
+            drain=lambda timeout: drain(configs.values(), timeout),
+            cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()]),
         )
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -315,15 +334,43 @@ def _poll_processed(fqfn: str, count: int, deadline: float) -> list[tuple[float,
 
 
 def steady_rate(series: Sequence[tuple[float, int]], count: int) -> float:
-    """Messages/s from the first sample showing progress to the first showing all ``count`` (or the last).
+    """Messages/s between the moments 10% and 90% of ``count`` were processed (interpolated).
 
-    Start-up is before the first sample with progress, so it is not counted.
+    Start-up comes before the first progress, so it is not counted; a slow ``functions stats`` call
+    (a coarse series) still gives the average rate of the samples around those moments.
     """
-    low = next(((t, n) for t, n in series if n > 0), None)
-    high = next(((t, n) for t, n in series if n >= count), series[-1] if series else None)
-    if low is None or high is None or high[0] <= low[0]:
+    low, high = _crossing(series, 0.1 * count), _crossing(series, 0.9 * count)
+    if low is None or high is None or high <= low:
         return float("nan")
-    return (high[1] - low[1]) / (high[0] - low[0])
+    return 0.8 * count / (high - low)
+
+
+def _crossing(series: Sequence[tuple[float, int]], level: float) -> float | None:
+    """When the processed count reached ``level``, interpolated between the samples around it."""
+    for (t0, n0), (t1, n1) in itertools.pairwise(series):
+        if n0 < level <= n1:
+            return t0 + (t1 - t0) * (level - n0) / (n1 - n0)
+    return None
+
+
+def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
+    """Wait until each function has processed every message published to its inputs (``False``: timed out).
+
+    Between the loop's phases, so a phase's latencies are not those of the previous phase's backlog.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if all(
+                int(admin.function_stats(admin.function_path(c)).get("processedSuccessfullyTotal") or 0)
+                >= sum(int(admin.topic_stats(t).get("msgInCounter") or 0) for t in c["inputs"])
+                for c in configs
+            ):
+                return True
+        except (OSError, admin.AdminError, ValueError):
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def _missing(name: str) -> dict[str, Any]:

@@ -4,7 +4,10 @@ Events (and their labels, ``label_delay`` events later) are sent by this process
 predictions topic notes when each event's prediction arrives (the prediction's key is the event id).
 Each phase renames the ids and shifts the event times, so no phase sees another's ids as duplicates.
 Phases: a warm-up (instances start on their first message), ``rate`` events/s, as fast as possible
-(the sustained rate is the predictions' arrival rate), then 80% of that rate.
+(the sustained rate is the predictions' arrival rate), then 80% of that rate. Before each timed phase
+every function drains what the previous phase left (labels, examples), bounded by ``DRAIN_SECONDS``.
+Over the saturated phase and its drain, the CPU time of the broker, of each function's instances and of
+this process, per event: where a 2-core machine's capacity goes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from streamloop.bench.pulsar_io import Produced, TopicMessages, producer, send
 WARMUP_EVENTS = 300
 PHASE_EVENTS = 5000
 WAIT_SECONDS = 60.0
+DRAIN_SECONDS = 180.0
 
 
 def run_loop_on_pulsar(
@@ -32,6 +36,8 @@ def run_loop_on_pulsar(
     rate: int,
     label_delay: int,
     rss: Callable[[], dict[str, list[float]]],
+    drain: Callable[[float], bool],
+    cpu: Callable[[], dict[str, float]],
 ) -> dict[str, Any]:
     """Run the phases; ``{"events_per_s", "latency_ms": {rate: {p50, p99, n}}, "rss_mb"}``."""
     arrived: dict[str, float] = {}
@@ -55,13 +61,19 @@ def run_loop_on_pulsar(
         if not phase.wait(timeout=180.0):
             raise TimeoutError(f"warm-up: {phase.received()} of {WARMUP_EVENTS} predictions after 180s")
         latency: dict[str, Any] = {}
+        drain(DRAIN_SECONDS)
         phase.run("fixed", paced, PHASE_EVENTS, rate=rate)
         phase.wait(WAIT_SECONDS)
         latency[str(rate)] = phase.latency()
+        drain(DRAIN_SECONDS)
+        before = cpu()
         phase.run("saturated", batched, PHASE_EVENTS, rate=None)
         phase.wait(WAIT_SECONDS * 2)
         sustained = phase.arrival_rate()
         near = max(int(sustained * 0.8), 1)
+        drain(DRAIN_SECONDS)
+        after = cpu()
+        cpu_us = {k: round((after[k] - before.get(k, 0.0)) / PHASE_EVENTS * 1e6, 1) for k in after}
         phase.run("near", paced, min(PHASE_EVENTS, near * 10), rate=near)
         phase.wait(WAIT_SECONDS)
         latency[str(near)] = phase.latency()
@@ -74,6 +86,7 @@ def run_loop_on_pulsar(
         "events_per_s": round(sustained, 1),
         "latency_ms": latency,
         "near_saturation_rate": near,
+        "cpu_us_per_event": cpu_us,
         "functions": sorted(configs),
         "rss_mb": memory,
     }

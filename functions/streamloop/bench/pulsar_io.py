@@ -1,9 +1,11 @@
-"""Producing backlogs, a bare consume → produce loop, and instance RSS, for the broker bench."""
+"""Producing backlogs, a bare consume → produce loop, and instance RSS and CPU, for the broker bench."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,22 +91,60 @@ def consume_loop(client: Any, source: str, sink: str, count: int, timeout: float
     return seconds
 
 
-def instance_rss_mb(namespace: str, name: str) -> list[float]:
-    """Resident memory (MB) of each Python instance process of function ``name`` in ``namespace``."""
+def _instance_pids(namespace: str, name: str) -> list[Path]:
+    """``/proc/<pid>`` of each Python instance process of function ``name`` in ``namespace``."""
     out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if "python_instance_main" not in cmdline:
-                continue
-            compact = cmdline.replace(" ", "").replace("\\", "")
-            if f'"namespace":"{namespace}"' not in compact or f'"name":"{name}"' not in compact:
-                continue
+        except OSError:
+            continue
+        if "python_instance_main" not in cmdline:
+            continue
+        compact = cmdline.replace(" ", "").replace("\\", "")
+        if f'"namespace":"{namespace}"' in compact and f'"name":"{name}"' in compact:
+            out.append(proc)
+    return out
+
+
+def instance_rss_mb(namespace: str, name: str) -> list[float]:
+    """Resident memory (MB) of each Python instance process of function ``name`` in ``namespace``."""
+    out = []
+    for proc in _instance_pids(namespace, name):
+        try:
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out.append(round(int(line.split()[1]) / 1024, 1))
         except OSError:
             continue
+    return out
+
+
+def _cpu_seconds(proc: Path) -> float:
+    """User + system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(namespace: str, names: Iterable[str]) -> dict[str, float]:
+    """CPU seconds used so far by the local standalone's JVM, each function's instances and this process.
+
+    The broker is found by its main class on this machine; a remote broker is simply not listed.
+    """
+    out: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if b"PulsarStandaloneStarter" in (proc / "cmdline").read_bytes():
+                    out["broker"] = _cpu_seconds(proc)
+            except OSError:
+                continue
+    for name in names:
+        out[name] = sum(_cpu_seconds(proc) for proc in _instance_pids(namespace, name))
+    out["bench client"] = _cpu_seconds(Path("/proc/self"))
     return out

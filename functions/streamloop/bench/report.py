@@ -166,6 +166,12 @@ def _broker_lines(sections: Sections) -> list[str]:
                 f"  {'  event→prediction at ' + rate + ' ev/s':<40} p50 {latency['p50']:>8,.1f} ms"
                 f"  p99 {latency['p99']:>8,.1f} ms  (n={latency['n']}, missing {latency['missing']})"
             )
+        if cpu := loop.get("cpu_us_per_event"):
+            text = ", ".join(f"{name} {us:,.0f}" for name, us in cpu.items())
+            lines.append(f"  {'  CPU µs per event (saturated)':<40} {text}")
+            lines.append(
+                f"  {'  cores the loop needs at 500 ev/s':<40} {sum(cpu.values()) * 500 / 1e6:>10.2f}"
+            )
     if scaling := state("scaling"):
         for name, rates in scaling.items():
             if isinstance(rates, dict):

@@ -3,9 +3,10 @@
 Keys are read with ``context.get_state`` the first time an instance sees them (so after a restart, or
 when Key_Shared hands a key over from another instance, the key continues where it was saved). Updates
 are batched: each updated key is marked dirty and its input is held (``delivery.hold()``); ``flush``
-writes every dirty key with ``put_state`` and only then releases the held inputs. A crash loses at most
-an unsaved batch, whose inputs were never acked, so Pulsar redelivers them and they are recomputed from
-the saved state (a redelivered event already in the saved log is not counted twice).
+puts every dirty key into a :class:`~streamloop.writebehind.WriteBehindState` batch, whose writer thread
+stores it and only then releases the held inputs, while ``process()`` goes on with the next events. A
+crash loses at most unsaved batches, whose inputs were never acked, so Pulsar redelivers them and they
+are recomputed from the saved state (a redelivered event already in the saved log is not counted twice).
 
 A key that stays idle for ``cache_seconds`` is read again from function state on its next event: under
 Key_Shared a key moves between instances only when consumers join or leave, and another instance may have
@@ -20,6 +21,7 @@ from typing import Any
 
 from streamloop.features.state import KeyState, WindowLayout
 from streamloop.function import Delivery
+from streamloop.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.features")
 
@@ -40,7 +42,7 @@ class StateCache:
         max_keys: int,
         now: float,
     ) -> None:
-        self._context = context
+        self._state = WriteBehindState(context, name="features state")
         self._layout = layout
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
@@ -63,7 +65,7 @@ class StateCache:
         return state
 
     def _load(self, key: str) -> KeyState:
-        saved = self._context.get_state(STATE_PREFIX + key)
+        saved = self._state.get_state(STATE_PREFIX + key)
         if not saved:
             return self._layout.new_state()
         try:
@@ -86,19 +88,16 @@ class StateCache:
     def flush(self, now: float) -> int:
         """Save every updated key, then release the inputs held for them; returns the keys saved.
 
-        If ``put_state`` fails, the keys stay dirty and the inputs held: the next flush retries, and
-        a restart gets them redelivered.
+        If ``put_state`` fails, the inputs stay held: the writer thread (inline: the next flush) retries,
+        and a restart gets them redelivered.
         """
-        put_state = self._context.put_state
-        saved = 0
-        for key, state in list(self._dirty.items()):
-            put_state(STATE_PREFIX + key, state.to_json())
-            del self._dirty[key]
-            saved += 1
-        held, self._held = self._held, []
+        saved = len(self._dirty)
+        for key, state in self._dirty.items():
+            self._state.put_state(STATE_PREFIX + key, state.to_json())
+        self._dirty.clear()
+        self._state.commit(self._held)
+        self._held = []
         self._last_flush = now
-        for delivery in held:
-            delivery.release()
         while self._keys and (
             len(self._keys) > self._max_keys or now - next(iter(self._keys.values()))[1] > self._cache_seconds
         ):

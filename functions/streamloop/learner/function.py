@@ -5,6 +5,7 @@ the serving model's prediction carried by the example, feed the drift detector, 
 :mod:`~streamloop.learner.promotion`'s policy. Each example stays unacked (``delivery.hold()``) until a
 checkpoint that contains it is stored, so after a crash the learner resumes from its checkpoint and Pulsar
 redelivers exactly the examples it had not persisted: the model equals that of a run without the crash.
+Checkpoints are stored by a writer thread (:mod:`~streamloop.writebehind`) while learning goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from streamloop.learner.export import model_properties, model_to_onnx
 from streamloop.learner.models import pure_inference_mode
 from streamloop.learner.settings import LearnerConfig
 from streamloop.learner.state import LearnerState
+from streamloop.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.learner")
 
@@ -71,7 +73,8 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
         key = secret.encode() if isinstance(secret, str) else bytes(secret)
-        self.store = CheckpointStore(context, config.checkpoint_key, key)
+        self.writes = WriteBehindState(context, name="learner checkpoints")
+        self.store = CheckpointStore(self.writes, config.checkpoint_key, key)
         state = self.store.load()
         if state is None:
             return LearnerState.fresh(config)
@@ -235,20 +238,22 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self.record(f"{role}_{state.windows.name}", record[state.windows.name])
 
     def checkpoint(self) -> None:
-        """Store the state, then ack every example it contains (a failed store keeps them held)."""
+        """Store the state, then ack every example it contains (a failed store keeps them held).
+
+        On Pulsar the writer thread stores it (and acks) while learning goes on.
+        """
         config, state, store = self._config, self.state, self.store
         assert state is not None and store is not None
         started = time.perf_counter()
         state.seen_ids.close_segment()
         try:
             size = store.save(state)
+            self.writes.commit(self._held)
         except Exception:
             log.exception("learner: storing the checkpoint failed; %d examples stay unacked", len(self._held))
             self.record("checkpoint_failures", 1)
             return
         held, self._held = self._held, []
-        for delivery in held:
-            delivery.release()
         self.record("checkpoint_bytes", size)
         self.record("checkpoint_seconds", time.perf_counter() - started)
         self.metric_event(

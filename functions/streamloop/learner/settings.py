@@ -47,7 +47,7 @@ class LearnerConfig(UserConfig):
     metric: RiverObject | None = Field(None, description="default metrics.Accuracy / metrics.MAE")
     drift: RiverObject = Field(default_factory=lambda: RiverObject.model_validate({"class": "drift.ADWIN"}))
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
-    checkpoint_every: int = Field(100, gt=0, description="examples held unacked between checkpoints")
+    checkpoint_every: int = Field(1000, gt=0, description="examples held unacked between checkpoints")
     metrics_every: int = Field(500, gt=0, description="examples per window record on the metrics topic")
     dedup_window: int = Field(100_000, gt=0, description="learned ids remembered to skip duplicates")
     checkpoint_key: str = Field("learner-checkpoint", min_length=1)
