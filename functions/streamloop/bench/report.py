@@ -160,7 +160,10 @@ def _broker_lines(sections: Sections) -> list[str]:
                     f"{f['events_per_s']:>10,.0f} msg/s{text}"
                 )
     if loop := state("loop_latency"):
-        lines.append(f"  {'Pulsar whole loop, sustained':<40} {loop['events_per_s']:>10,.0f} ev/s")
+        lines.append(
+            f"  {'Pulsar whole loop, sustained':<40} {loop['events_per_s']:>10,.0f} ev/s"
+            f"  (predictions alone {loop.get('predictions_per_s', 0):,.0f}/s)"
+        )
         for rate, latency in loop["latency_ms"].items():
             lines.append(
                 f"  {'  event→prediction at ' + rate + ' ev/s':<40} p50 {latency['p50']:>8,.1f} ms"
