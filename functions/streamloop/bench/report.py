@@ -154,7 +154,9 @@ def _broker_lines(sections: Sections) -> list[str]:
         for name, f in functions.items():
             if isinstance(f, dict):
                 ratio = f.get("ratio_to_identity")
+                runs = " / ".join(f"{r:.2f}" for r in f.get("runs_ratio_to_identity", []))
                 text = f"  ratio to identity {ratio:.2f}" if ratio is not None else ""
+                text += f" (pairs {runs})" if runs else ""
                 lines.append(
                     f"  {'deployed ' + name + ' (alone, saturated)':<40} "
                     f"{f['events_per_s']:>10,.0f} msg/s{text}"
