@@ -38,7 +38,7 @@ def test_feature_names_come_from_the_config_alone() -> None:
 def test_defaults() -> None:
     config = parse([NUM])
     assert (config.id_field, config.key_field, config.time_field) == ("id", "key", "ts")
-    assert config.state_flush_every == 1000
+    assert config.state_flush_every == 100
     assert parse_spec({"name": "c", "kind": "onehot", "field": "c", "values": ["x"]}).on_unknown == "error"
 
 

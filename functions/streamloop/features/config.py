@@ -35,7 +35,7 @@ class FeaturesConfig(UserConfig):
     """Event time: epoch seconds or ISO-8601 (naive means UTC); when absent the message event time."""
     features: list[FeatureSpec] = Field(min_length=1)
     """The feature specs; the output columns are their ``feature_names``, in this order."""
-    state_flush_every: int = Field(1000, ge=1)
+    state_flush_every: int = Field(100, ge=1)
     """Write the window state of updated keys after this many messages (1: after every message)."""
     state_flush_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
     """... or when this long has passed since the last write (checked when a message arrives)."""
