@@ -41,6 +41,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from streamloop.runtime.state import StateStore
+
 log = logging.getLogger("streamloop")
 
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)  # back-off between attempts to store a batch; the last repeats
@@ -55,8 +57,6 @@ def writes_behind(context: Any) -> bool:
 
     The runner's in-process stores (:class:`~streamloop.runtime.state.StateStore`) are written inline.
     """
-    from streamloop.runtime.state import StateStore
-
     return not isinstance(getattr(context, "state", None), StateStore)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,28 +91,30 @@ def consume_loop(client: Any, source: str, sink: str, count: int, timeout: float
     return seconds
 
 
-def _instance_pids(namespace: str, name: str) -> list[Path]:
-    """``/proc/<pid>`` of each Python instance process of function ``name`` in ``namespace``."""
-    out = []
+def _processes() -> Iterator[tuple[Path, str]]:
+    """``(/proc/<pid>, command line)`` of each process on this machine that can be read."""
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if "python_instance_main" not in cmdline:
-            continue
-        compact = cmdline.replace(" ", "").replace("\\", "")
-        if f'"namespace":"{namespace}"' in compact and f'"name":"{name}"' in compact:
-            out.append(proc)
-    return out
+        if proc.name.isdigit():
+            try:
+                yield proc, (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+
+
+def _is_instance(cmdline: str, namespace: str, name: str) -> bool:
+    """Whether ``cmdline`` is a Python instance of function ``name`` in ``namespace``."""
+    if "python_instance_main" not in cmdline:
+        return False
+    compact = cmdline.replace(" ", "").replace("\\", "")
+    return f'"namespace":"{namespace}"' in compact and f'"name":"{name}"' in compact
 
 
 def instance_rss_mb(namespace: str, name: str) -> list[float]:
     """Resident memory (MB) of each Python instance process of function ``name`` in ``namespace``."""
     out = []
-    for proc in _instance_pids(namespace, name):
+    for proc, cmdline in _processes():
+        if not _is_instance(cmdline, namespace, name):
+            continue
         try:
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -136,15 +138,12 @@ def cpu_seconds(namespace: str, names: Iterable[str]) -> dict[str, float]:
 
     The broker is found by its main class on this machine; a remote broker is simply not listed.
     """
+    processes = list(_processes())
     out: dict[str, float] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if b"PulsarStandaloneStarter" in (proc / "cmdline").read_bytes():
-                    out["broker"] = _cpu_seconds(proc)
-            except OSError:
-                continue
+    for proc, cmdline in processes:
+        if "PulsarStandaloneStarter" in cmdline:
+            out["broker"] = _cpu_seconds(proc)
     for name in names:
-        out[name] = sum(_cpu_seconds(proc) for proc in _instance_pids(namespace, name))
+        out[name] = sum(_cpu_seconds(p) for p, cmdline in processes if _is_instance(cmdline, namespace, name))
     out["bench client"] = _cpu_seconds(Path("/proc/self"))
     return out
