@@ -12,39 +12,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import pulsar as pulsar_client
 import yaml
 from books import Books, DeadLetter
-from cluster import REPO, TENANT, Pulsar
+from cluster import REPO, TENANT, Pulsar, wait_for
 from corpus import Item
 
 from streamloop.deployment import in_namespace
 
 CONFIG_DIR = REPO / "pulsar-config"
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
-    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Stage:

@@ -17,10 +17,10 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -38,6 +38,21 @@ HOW_TO_START = (
     "start one with `make pulsar-up` (needs Java 17+ and Maven; fetches Pulsar "
     f"{PULSAR_VERSION} into .cache/pulsar), or point PULSAR_SERVICE_URL/PULSAR_ADMIN_URL/PULSAR_HOME at yours"
 )
+
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1.0) -> T:
+    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def _get(path: str, timeout: float = 5.0) -> bytes:

@@ -5,14 +5,13 @@ worker's ``/metrics``, then undeploy."""
 from __future__ import annotations
 
 import re
-import time
 import urllib.request
 import uuid
 
 import orjson
 import pytest
 from cli_run import CONFIG_DIR, ok, streamloop
-from cluster import ADMIN_URL, SERVICE_URL, Pulsar
+from cluster import ADMIN_URL, SERVICE_URL, Pulsar, wait_for
 from namespaces import delete_namespace
 
 from streamloop.metricnames import USER_METRICS
@@ -31,16 +30,6 @@ def _user_metrics(namespace: str) -> dict[str, float]:
             name = re.search(r'metric="([^"]+)"', line).group(1)
             found[name] = found.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
     return found
-
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError(f"timed out after {timeout}s: {what} (last: {check()!r})")
 
 
 def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_path):
@@ -104,7 +93,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
             done = result.returncode == 0 and int(rows["learner"][4]) >= EVENTS
             return result.stdout if done else None
 
-        table = _wait(all_processed, 180, "the learner to process every example")
+        table = wait_for(all_processed, 180, "the learner to process every example", every=2.0)
         print(table)  # shown with pytest -s: what a user sees
         assert table.splitlines()[0].split()[:6] == [
             "FUNCTION",
@@ -125,7 +114,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
             return found if expected <= set(found) else None
 
         try:
-            found = _wait(recorded, 120, "user metrics")
+            found = wait_for(recorded, 120, "user metrics", every=2.0)
         except AssertionError:
             raise AssertionError(
                 f"expected {sorted(expected)}, /metrics has {_user_metrics(namespace)}"

@@ -5,7 +5,6 @@ the same predictions from the embedded runner, the runner on the broker and the 
 from __future__ import annotations
 
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 import orjson
 import pulsar as pulsar_client
 import pytest
-from cluster import REPO, Pulsar, code_only_zip
+from cluster import REPO, Pulsar, code_only_zip, wait_for
 
 from streamloop.bootstrap import train_onnx
 from streamloop.config import topic
@@ -70,18 +69,6 @@ def deploy(p: Pulsar, package: Path, names: tuple[str, ...]) -> None:
 
 def records(client: Any, name: str) -> list[dict[str, Any]]:
     return [orjson.loads(m.data()) for m in read_topic(client, topic(name))]
-
-
-def wait_for(check, timeout: float, what: str) -> Any:
-    """Poll ``check()`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cluster import ADMIN_URL, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wheels_from
+from cluster import ADMIN_URL, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wait_for, wheels_from
 
 pytestmark = pytest.mark.pulsar
 
@@ -45,15 +45,6 @@ def backlog(source: str) -> int:
     return sum(s["msgBacklog"] for s in stats["subscriptions"].values())
 
 
-def wait_until(predicate, timeout: float, what: str) -> None:
-    """Poll ``predicate`` every half second; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
-
-
 def test_keyed_publish_manual_ack_and_state(pulsar: Pulsar, deployed: list[str], unique: str, tmp_path: Path):
     """Code-only zip (dependencies from the worker's python3): keys kept, inputs acked, state persists."""
     name, source, sink = f"smoke-{unique}", topic(f"smoke-in-{unique}"), topic(f"smoke-out-{unique}")
@@ -69,7 +60,7 @@ def test_keyed_publish_manual_ack_and_state(pulsar: Pulsar, deployed: list[str],
     pulsar.produce(source, sent)
     got = pulsar.consume(sink, len(sent))
     assert got == [("a", b"m0|1"), ("b", b"m1|1"), ("a", b"m2|2"), ("a", b"m3|3"), ("b", b"m4|2")]
-    wait_until(lambda: backlog(source) == 0, 30, "every input acked")
+    wait_for(lambda: backlog(source) == 0, 30, "every input acked", every=0.5)
 
     state = pulsar.admin(
         "functions",
