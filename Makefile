@@ -31,7 +31,7 @@ chaos: venv
 	STREAMLOOP_REQUIRE_PULSAR=1 STREAMLOOP_CHAOS_REPORT=out/chaos.json $(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider
 
 bench: venv
-	$(PY) -m streamloop.bench --out out/bench.json
+	$(PY) -m streamloop.tools.bench --out out/bench.json
 
 lint: venv
 	$(VENV)/bin/ruff check functions tests packaging
@@ -39,8 +39,8 @@ lint: venv
 
 # Generated pages: the configuration reference (config schemas) and the command reference (the parser).
 docs: venv
-	$(PY) -m streamloop.configdoc docs/configuration.md
-	$(PY) -m streamloop.clidoc docs/cli.md
+	$(PY) -m streamloop.tools.configdoc docs/configuration.md
+	$(PY) -m streamloop.tools.clidoc docs/cli.md
 
 validate: venv
 	$(PY) -m streamloop validate pulsar-config

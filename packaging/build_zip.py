@@ -2,7 +2,8 @@
 
 Layout (Pulsar's Python instance requires the top folder to be named after the zip)::
 
-    streamloop/src/streamloop/*.py   the package, put at the front of sys.path
+    streamloop/src/streamloop/worker/   the worker package (and ``streamloop/__init__.py``), put at the
+                                        front of sys.path; the local runtime and the tools stay home
     streamloop/deps/*.whl            the whole runtime dependency closure, as wheels
 
 At every instance start Pulsar runs ``pip install -t <dir> --no-index --find-links deps deps/*.whl``.
@@ -40,11 +41,22 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO / "functions" / "streamloop"
+# The only part of the package that runs on a worker (see functions/streamloop/worker/__init__.py).
+WORKER_PARTS = ("__init__.py", "worker")
 CONSTRAINTS = REPO / "packaging" / "constraints.txt"
 # Provided by the Pulsar instance itself; never shipped (pulsar-client[functions] pulls the rest).
 INSTANCE_PROVIDED = {"pulsar-client"}
 # Modules that must import from the unpacked zip alone (the closure proof).
-PROOF_IMPORTS = ["streamloop.codec", "orjson", "numpy", "river", "onnx", "onnxruntime", "pydantic", "yaml"]
+PROOF_IMPORTS = [
+    "streamloop.worker.codec",
+    "orjson",
+    "numpy",
+    "river",
+    "onnx",
+    "onnxruntime",
+    "pydantic",
+    "yaml",
+]
 
 
 def canonical(name: str) -> str:
@@ -97,15 +109,24 @@ def clean_pip_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
+def worker_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The files the worker runs: ``streamloop/__init__.py`` and everything under ``streamloop/worker/``."""
+    files = []
+    for part in WORKER_PARTS:
+        path = package_dir / part
+        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
+        files += [p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    return files
+
+
 def write_zip(out: Path, package_dir: Path, wheels: list[Path]) -> Path:
-    """Write ``out`` with ``<stem>/src/<package>/...`` and ``<stem>/deps/*.whl``."""
+    """Write ``out`` with ``<stem>/src/streamloop/{__init__.py,worker/}`` and ``<stem>/deps/*.whl``."""
     top = out.stem
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(package_dir.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                rel = path.relative_to(package_dir.parent)
-                zf.write(path, f"{top}/src/{rel.as_posix()}")
+        for path in worker_files(package_dir):
+            rel = path.relative_to(package_dir.parent)
+            zf.write(path, f"{top}/src/{rel.as_posix()}")
         for wheel in wheels:
             # Already-compressed archives: store them as they are.
             zf.write(wheel, f"{top}/deps/{wheel.name}", compress_type=zipfile.ZIP_STORED)

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from streamloop.modelfile import attach_metadata
+from streamloop.worker.modelfile import attach_metadata
 
 
 def linear_classifier(

@@ -1,4 +1,4 @@
-"""Smoke test of ``python -m streamloop.bench --quick``: it runs and writes every section (no timings)."""
+"""Smoke test of ``python -m streamloop.tools.bench --quick``: it runs, writes every section (no timings)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streamloop.bench.broker import QUICK, percentiles, steady_rate
+from streamloop.tools.bench.broker import QUICK, percentiles, steady_rate
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = ("ceiling", "embedded", "embedded_identity")
@@ -28,7 +28,7 @@ BROKER = (
 def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     run = subprocess.run(
-        [sys.executable, "-m", "streamloop.bench", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "streamloop.tools.bench", "--quick", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from cli_run import CONFIG_DIR, ok, streamloop
 
-from streamloop.scorer import OnnxModel
+from streamloop.worker.scorer import OnnxModel
 
 FEATURES_YAML = CONFIG_DIR / "features.yaml"
 

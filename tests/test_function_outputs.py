@@ -7,8 +7,8 @@ from typing import Any
 import pulsar
 import pytest
 
-from streamloop.config import UserConfig, parse_user_config
-from streamloop.function import StreamFunction
+from streamloop.worker.config import UserConfig, parse_user_config
+from streamloop.worker.function import StreamFunction
 
 
 class RecordingClient:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamloop.config import topic
-from streamloop.joiner import JoinerFunction
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import topic
+from streamloop.worker.joiner import JoinerFunction
 
 PREDICTIONS, LABELS, EXAMPLES, METRICS = (
     topic("predictions"),

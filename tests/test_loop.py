@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streamloop.config import topic
-from streamloop.demo import drifting_stream, read_topic, run_demo
-from streamloop.replay import replay
 from streamloop.runtime.runner import Runner
+from streamloop.tools.demo import drifting_stream, read_topic, run_demo
+from streamloop.tools.replay import replay
+from streamloop.worker.config import topic
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "pulsar-config"
 

@@ -6,10 +6,10 @@ import json
 import re
 from pathlib import Path
 
-from streamloop.demo import drifting_stream
-from streamloop.metricnames import INSTANCE_METRICS, USER_METRICS
-from streamloop.replay import replay
 from streamloop.runtime.runner import Runner
+from streamloop.tools.demo import drifting_stream
+from streamloop.tools.replay import replay
+from streamloop.worker.metricnames import INSTANCE_METRICS, USER_METRICS
 
 REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "packaging" / "grafana" / "streamloop.json"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from onnx_models import linear_classifier, sigmoid
 
-from streamloop.config import topic
-from streamloop.scorer import ScorerFunction
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import topic
+from streamloop.worker.scorer import ScorerFunction
 
 FEATURES, PREDICTIONS, MODELS, METRICS = (
     topic("features"),

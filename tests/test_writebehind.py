@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from streamloop import writebehind
 from streamloop.runtime.context import FunctionContext
 from streamloop.runtime.state import MemoryStateStore
-from streamloop.writebehind import WriteBehindState, writes_behind
+from streamloop.worker import writebehind
+from streamloop.worker.writebehind import WriteBehindState, writes_behind
 
 
 class SlowState:

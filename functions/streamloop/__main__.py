@@ -2,6 +2,6 @@
 
 import sys
 
-from streamloop.cli import main
+from streamloop.tools.cli import main
 
 sys.exit(main())

@@ -7,8 +7,8 @@ from typing import Any
 import yaml
 from stage import CONFIG_DIR, Stage
 
-from streamloop.learner.checkpoint import CheckpointStore
-from streamloop.learner.state import LearnerState
+from streamloop.worker.learner.checkpoint import CheckpointStore
+from streamloop.worker.learner.state import LearnerState
 
 CHECKPOINT_KEY = "learner-checkpoint"
 

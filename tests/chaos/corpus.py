@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from streamloop.demo import T0, drifting_stream
+from streamloop.tools.demo import T0, drifting_stream
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024  # the broker's default maxMessageSize
 HUGE_BYTES = MAX_MESSAGE_BYTES - 64 * 1024  # just under it: room for the dead letter's properties

@@ -8,8 +8,8 @@ from typing import Any
 from books import Books, DeadLetter
 from corpus import Corpus, Item
 
-from streamloop.config import topic
 from streamloop.runtime.runner import Runner
+from streamloop.worker.config import topic
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pulsar-config"
 # Shorter than the YAML's hour, so the corpus' few hundred seconds of event time can expire something.

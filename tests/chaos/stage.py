@@ -27,7 +27,7 @@ from books import Books, DeadLetter
 from cluster import REPO, TENANT, Pulsar, wait_for
 from corpus import Item
 
-from streamloop.deployment import in_namespace
+from streamloop.tools.deployment import in_namespace
 
 CONFIG_DIR = REPO / "pulsar-config"
 FUNCTIONS = ("features", "scorer", "joiner", "learner")

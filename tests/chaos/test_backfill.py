@@ -16,8 +16,8 @@ import pytest
 from checkpoints import learned, load_checkpoint, weights
 from stage import CONFIG_DIR, Stage, wait_for
 
-from streamloop.demo import T0
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.tools.demo import T0
 
 pytestmark = [pytest.mark.pulsar]
 

@@ -15,7 +15,7 @@ from books import Books, distinct_ids
 from onnx_models import linear_classifier
 from stage import Stage, wait_for
 
-from streamloop.demo import T0
+from streamloop.tools.demo import T0
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.chaos]
 

@@ -11,8 +11,8 @@ import pytest
 from checkpoints import CHECKPOINT_KEY, learned, load_checkpoint
 from stage import TENANT, Stage, wait_for
 
-from streamloop.demo import T0
-from streamloop.learner.checkpoint import CheckpointError
+from streamloop.tools.demo import T0
+from streamloop.worker.learner.checkpoint import CheckpointError
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.chaos]
 

@@ -19,7 +19,7 @@ from corpus import build
 from scenario import finish, settle
 from stage import CONFIG_DIR, FUNCTIONS, Stage
 
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.chaos]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamloop.clidoc import render as render_cli
-from streamloop.config import UserConfig
-from streamloop.configdoc import render
-from streamloop.learner.settings import LearnerConfig
+from streamloop.tools.clidoc import render as render_cli
+from streamloop.tools.configdoc import render
+from streamloop.worker.config import UserConfig
+from streamloop.worker.learner.settings import LearnerConfig
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

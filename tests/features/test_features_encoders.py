@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from streamloop.codec import BadMessage, decode_object
-from streamloop.features import FeaturesConfig, Featurizer
-from streamloop.features.encoders import stable_bucket
-from streamloop.features.values import entity_key, event_time
+from streamloop.worker.codec import BadMessage, decode_object
+from streamloop.worker.features import FeaturesConfig, Featurizer
+from streamloop.worker.features.encoders import stable_bucket
+from streamloop.worker.features.values import entity_key, event_time
 
 T = 1767229200.0  # 2026-01-01T01:00:00Z, a Thursday
 
@@ -110,7 +110,7 @@ def test_hashing_counts_tokens() -> None:
 def test_hashing_is_stable_across_processes() -> None:
     tokens = ["paris", "tokyo", "user-17", "é"]
     script = (
-        "from streamloop.features.encoders import stable_bucket; "
+        "from streamloop.worker.features.encoders import stable_bucket; "
         f"print([stable_bucket(t, 1000) for t in {tokens!r}])"
     )
     runs = {

@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streamloop.config import topic
-from streamloop.features import FeaturesFunction
-from streamloop.features.store import STATE_PREFIX
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import topic
+from streamloop.worker.features import FeaturesFunction
+from streamloop.worker.features.store import STATE_PREFIX
 
 EVENTS, FEATURES = topic("events"), topic("features")
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +191,7 @@ def test_parallel_instances_give_the_same_features() -> None:
 
 def test_a_key_is_reread_after_being_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streamloop.features.function.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streamloop.worker.features.function.monotonic", lambda: clock[0])
     h = harness({**CONFIG, "state_flush_every": 1, "state_cache_seconds": 30})
     h.send(event(0))
     # Another instance serves u1 meanwhile and saves its state.
@@ -209,7 +209,7 @@ def test_a_key_is_reread_after_being_idle(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_state_is_saved_on_a_time_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streamloop.features.function.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streamloop.worker.features.function.monotonic", lambda: clock[0])
     h = harness({**CONFIG, "state_flush_every": 1000, "state_flush_seconds": 2})
     first = h.send(event(0))
     assert h.unacked == [first]
@@ -219,7 +219,7 @@ def test_state_is_saved_on_a_time_interval(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_the_shipped_config_is_valid() -> None:
-    from streamloop.config import FunctionFile
+    from streamloop.worker.config import FunctionFile
 
     file = FunctionFile.load(ROOT / "pulsar-config" / "features.yaml")
     assert file.check() == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamloop.config import ConfigError, parse_user_config
-from streamloop.features import FeaturesConfig, parse_spec
+from streamloop.worker.config import ConfigError, parse_user_config
+from streamloop.worker.features import FeaturesConfig, parse_spec
 
 
 def parse(features: list[dict], **settings: object) -> FeaturesConfig:

@@ -8,9 +8,9 @@ import statistics
 
 import pytest
 
-from streamloop.codec import BadMessage
-from streamloop.features import FeaturesConfig, Featurizer, KeyState
-from streamloop.features.windows import ExtremumWindow
+from streamloop.worker.codec import BadMessage
+from streamloop.worker.features import FeaturesConfig, Featurizer, KeyState
+from streamloop.worker.features.windows import ExtremumWindow
 
 WINDOWS = (5.0, 30.0)
 AGGS = ("count", "sum", "mean", "std", "min", "max")

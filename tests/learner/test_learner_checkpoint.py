@@ -8,8 +8,8 @@ import pickle
 
 import pytest
 
-from streamloop.learner.checkpoint import MAGIC, CheckpointError, CheckpointStore, seal
-from streamloop.learner.dedup import IdWindow
+from streamloop.worker.learner.checkpoint import MAGIC, CheckpointError, CheckpointStore, seal
+from streamloop.worker.learner.dedup import IdWindow
 
 EXPLODED: list[str] = []
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from river import linear_model, optim, preprocessing
 
-from streamloop.learner.export import UnsupportedModel, check_exportable, model_to_onnx
+from streamloop.worker.learner.export import UnsupportedModel, check_exportable, model_to_onnx
 
 FEATURES = ["a", "b", "c", "d"]
 

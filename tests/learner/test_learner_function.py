@@ -11,10 +11,10 @@ import onnxruntime as ort
 import orjson
 import pytest
 
-from streamloop.config import topic
-from streamloop.learner import LearnerFunction
-from streamloop.learner.models import pure_inference_mode
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import topic
+from streamloop.worker.learner import LearnerFunction
+from streamloop.worker.learner.models import pure_inference_mode
 
 EXAMPLES, MODELS, METRICS = topic("examples"), topic("models"), topic("metrics")
 SECRETS = {"checkpoint_hmac_key": "k"}

@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
-from streamloop.config import ConfigError, parse_user_config
-from streamloop.learner import LearnerConfig, ModelSpec, build_model, pure_inference_mode
+from streamloop.worker.config import ConfigError, parse_user_config
+from streamloop.worker.learner import LearnerConfig, ModelSpec, build_model, pure_inference_mode
 
 SCALER = {"class": "preprocessing.StandardScaler"}
 LOGREG = {"class": "linear_model.LogisticRegression"}

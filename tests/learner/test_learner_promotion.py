@@ -11,10 +11,10 @@ import orjson
 import pytest
 from river import datasets, drift, evaluate, metrics
 
-from streamloop.config import topic
-from streamloop.learner import LearnerFunction, PromotionConfig, PromotionPolicy, build_model
-from streamloop.learner.models import ModelSpec, pure_inference_mode
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import topic
+from streamloop.worker.learner import LearnerFunction, PromotionConfig, PromotionPolicy, build_model
+from streamloop.worker.learner.models import ModelSpec, pure_inference_mode
 
 
 def policy(**settings) -> PromotionPolicy:

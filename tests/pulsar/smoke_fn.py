@@ -31,7 +31,7 @@ class KeyedEcho:
         context.publish(
             context.get_output_topic(),
             payload,
-            serde_class_name="streamloop.codec.RawBytes",
+            serde_class_name="streamloop.worker.codec.RawBytes",
             message_conf={"partition_key": key},
             callback=confirmed,
         )

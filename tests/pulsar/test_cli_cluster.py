@@ -14,7 +14,7 @@ from cli_run import CONFIG_DIR, ok, streamloop
 from cluster import ADMIN_URL, SERVICE_URL, Pulsar, wait_for
 from namespaces import delete_namespace
 
-from streamloop.metricnames import USER_METRICS
+from streamloop.worker.metricnames import USER_METRICS
 
 pytestmark = pytest.mark.pulsar
 EVENTS = 600

@@ -17,11 +17,11 @@ import pulsar as pulsar_client
 import pytest
 from cluster import REPO, Pulsar, code_only_zip, wait_for
 
-from streamloop.bootstrap import train_onnx
-from streamloop.config import topic
-from streamloop.demo import drifting_stream, read_topic
-from streamloop.replay import replay
 from streamloop.runtime.runner import Runner
+from streamloop.tools.bootstrap import train_onnx
+from streamloop.tools.demo import drifting_stream, read_topic
+from streamloop.tools.replay import replay
+from streamloop.worker.config import topic
 
 pytestmark = pytest.mark.pulsar
 

@@ -28,7 +28,7 @@ def write_config(path: Path, name: str, source: str, sink: str) -> Path:
         "className: smoke_fn.KeyedEcho\n"
         "inputSpecs:\n"
         f"  {source}:\n"
-        "    serdeClassName: streamloop.codec.RawBytes\n"
+        "    serdeClassName: streamloop.worker.codec.RawBytes\n"
         f"output: {sink}\n"
         "processingGuarantees: MANUAL\n"
         "subscriptionPosition: Earliest\n"

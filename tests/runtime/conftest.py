@@ -8,9 +8,9 @@ import types
 import pytest
 from pydantic import Field
 
-from streamloop.codec import decode_object, encode
-from streamloop.config import UserConfig
-from streamloop.function import StreamFunction
+from streamloop.worker.codec import decode_object, encode
+from streamloop.worker.config import UserConfig
+from streamloop.worker.function import StreamFunction
 
 
 class RelayConfig(UserConfig):

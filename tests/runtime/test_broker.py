@@ -46,7 +46,7 @@ def test_runner_threads_on_a_real_broker_keep_keys_and_ack(tmp_path, relay):
                 "name": f"relay-{run}",
                 "className": "streamloop.test_relay.Relay",
                 "inputs": [source],
-                "inputSpecs": {source: {"serdeClassName": "streamloop.codec.RawBytes"}},
+                "inputSpecs": {source: {"serdeClassName": "streamloop.worker.codec.RawBytes"}},
                 "processingGuarantees": "MANUAL",
                 "userConfig": {"out": sink},
             }

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pulsar
 
-from streamloop.config import FunctionFile
 from streamloop.runtime.context import UserMetrics
 from streamloop.runtime.definition import define
 from streamloop.runtime.instance import FunctionInstance
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import MemoryStateStore
-from streamloop.testing import FunctionHarness
+from streamloop.runtime.testing import FunctionHarness
+from streamloop.worker.config import FunctionFile
 
 IN = "persistent://public/default/input"
 
@@ -23,7 +23,7 @@ def test_input_is_acked_only_after_the_publish_callback(relay):
         {
             "className": "x.Relay",
             "inputs": [IN],
-            "inputSpecs": {IN: {"serdeClassName": "streamloop.codec.RawBytes"}},
+            "inputSpecs": {IN: {"serdeClassName": "streamloop.worker.codec.RawBytes"}},
             "processingGuarantees": "MANUAL",
         },
     )

@@ -11,10 +11,10 @@ import pulsar
 import pytest
 import yaml
 
-from streamloop.config import ConfigError, FunctionFile
 from streamloop.runtime.definition import check_function_file, define
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.runner import Runner
+from streamloop.worker.config import ConfigError, FunctionFile
 
 NS = "persistent://public/default/"
 
@@ -24,7 +24,7 @@ def function_yaml(tmp_path: Path, name: str, source: str, sink: str, **extra) ->
         "name": name,
         "className": "streamloop.test_relay.Relay",
         "inputs": [NS + source],
-        "inputSpecs": {NS + source: {"serdeClassName": "streamloop.codec.RawBytes"}},
+        "inputSpecs": {NS + source: {"serdeClassName": "streamloop.worker.codec.RawBytes"}},
         "processingGuarantees": "MANUAL",
         "userConfig": {"out": NS + sink},
         **extra,

@@ -115,7 +115,7 @@ class FunctionContext(Context):
         self.state = state if state is not None else MemoryStateStore()
         self.metrics = metrics if metrics is not None else UserMetrics(keep_values=False)
         self.secrets_provider = secrets_provider
-        self.log = logger or logging.getLogger(f"streamloop.function.{spec.name}")
+        self.log = logger or logging.getLogger(f"streamloop.worker.function.{spec.name}")
         self.user_config = dict(spec.user_config) or []  # Pulsar gives [] when userConfig is empty
         self.message: Any = None
         self._producers: dict[str, Any] = {}

@@ -14,9 +14,9 @@ from typing import Any
 
 import pulsar
 
-from streamloop.config import ConfigError, FunctionFile, Problem, UserConfig, parse_user_config
-from streamloop.config import topic as qualify
 from streamloop.runtime.context import FunctionSpec
+from streamloop.worker.config import ConfigError, FunctionFile, Problem, UserConfig, parse_user_config
+from streamloop.worker.config import topic as qualify
 
 DEFAULT_SERDE = "serde.IdentitySerDe"
 

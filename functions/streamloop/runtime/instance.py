@@ -12,10 +12,10 @@ from typing import Any
 
 import pulsar
 
-from streamloop.config import topic as qualify
 from streamloop.runtime.context import FunctionContext, UserMetrics, clear_text_secret, load_serde
 from streamloop.runtime.definition import DEFAULT_SERDE, FunctionDefinition
 from streamloop.runtime.state import StateStore
+from streamloop.worker.config import topic as qualify
 
 log = logging.getLogger("streamloop.runtime")
 _OK = pulsar.Result.Ok

@@ -35,7 +35,7 @@ from typing import Any
 
 import pulsar
 
-from streamloop.config import topic as qualify
+from streamloop.worker.config import topic as qualify
 
 Callback = Callable[[pulsar.Result, "MessageId"], None]
 _OK = pulsar.Result.Ok

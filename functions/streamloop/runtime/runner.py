@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from streamloop.config import ConfigError, FunctionFile, UserConfig
 from streamloop.runtime.context import UserMetrics, clear_text_secret
 from streamloop.runtime.definition import FunctionDefinition, check_function_file, define
 from streamloop.runtime.instance import FunctionInstance
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore, StateStore
+from streamloop.worker.config import ConfigError, FunctionFile, UserConfig
 
 __all__ = ["Runner", "check_function_file"]
 

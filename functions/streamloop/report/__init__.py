@@ -1,8 +1,0 @@
-"""``streamloop report``: prequential accuracy per model version over time, with drift and promotion marks,
-and stage latency histograms, drawn from a run's ``metrics`` to a PNG and a self-contained HTML page."""
-
-from streamloop.report.charts import draw
-from streamloop.report.page import write_html
-from streamloop.report.summary import Summary, summarize
-
-__all__ = ["Summary", "draw", "summarize", "write_html"]

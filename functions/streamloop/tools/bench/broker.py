@@ -1,0 +1,395 @@
+"""The real-Pulsar measurements of issue 5, against the standalone at ``PULSAR_ADMIN_URL``/``SERVICE_URL``.
+
+Everything runs in a namespace of its own (``public/bench-<id>``, deleted at the end), each measurement on
+topics and function names of its own. The inputs are the messages the embedded loop produces for the same
+workload, so every function sees exactly what it would see in the loop. Each wait is bounded; nothing
+but 127.0.0.1 (or the configured URLs) is contacted. Without a reachable broker, or in ``--quick`` mode,
+every section is ``{"status": "skipped", "reason": ...}``.
+
+Saturation: the input backlog is produced first, then the function is created; its rate is taken from
+``functions stats`` (``processedSuccessfullyTotal``) between 10% and 90% of the backlog, so start-up is
+not counted. Start-up is ``create`` → the first message processed. The identity function runs again
+right before each deployed function, and each ratio is taken from that pair, three pairs per function
+(the median is reported): the rates of a shared 2-core machine drift by ±30% over minutes, a pair
+measured back to back much less.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pulsar
+import yaml
+
+from streamloop.tools.bench import admin
+from streamloop.tools.bench.pulsar_io import (
+    Produced,
+    TopicMessages,
+    consume_loop,
+    cpu_seconds,
+    instance_rss_mb,
+    produce,
+)
+from streamloop.tools.bench.workload import LABEL_DELAY
+
+SKIPPED = "needs a broker (make pulsar-up)"
+QUICK = "not run in --quick mode (needs a broker and minutes)"
+NAMES = (
+    "identity_function",
+    "bare_client",
+    "deployed_functions",
+    "loop_latency",
+    "scaling",
+    "memory",
+    "startup",
+)
+FUNCTIONS = ("features", "scorer", "joiner", "learner")
+SATURATE_TIMEOUT = 180.0
+FUNCTION_ROUNDS = 3  # identity/function pairs per function; the ratio reported is their median
+LOOP_RATE = 500
+REPO = Path(__file__).resolve().parents[3]
+
+
+def progress(text: str) -> None:
+    print(f"[bench] broker: {text}", file=sys.stderr, flush=True)
+
+
+def skipped_all(reason: str) -> dict[str, dict[str, Any]]:
+    return {name: {"status": "skipped", "reason": reason} for name in NAMES}
+
+
+def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dict[str, Any]]:
+    """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs."""
+    if options.quick:
+        return skipped_all(QUICK)
+    reason = admin.unavailable()
+    if reason:
+        return skipped_all(f"{SKIPPED}: {reason}")
+    session = Session(Path(options.config_dir), prepare())
+    try:
+        return session.run_all()
+    finally:
+        session.close()
+
+
+class Session:
+    """One namespace, one package, one client: runs the sections in order and cleans up."""
+
+    def __init__(self, config_dir: Path, streams: TopicMessages) -> None:
+        self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
+        self.streams = streams
+        self.configs = {name: yaml.safe_load((config_dir / f"{name}.yaml").read_text()) for name in FUNCTIONS}
+        self.package = build_package(Path(f"/tmp/streamloop-bench-{self.namespace}"))
+        admin.create_namespace(f"public/{self.namespace}")
+        self.client = pulsar.Client(
+            admin.SERVICE_URL,
+            operation_timeout_seconds=30,
+            logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
+        )
+        self.created: list[str] = []
+        self.startup: dict[str, dict[str, float]] = {}
+        self.rates: dict[str, float] = {}
+        self.identity_rates: list[float] = []  # every run of the plain identity function
+
+    def close(self) -> None:
+        for fqfn in self.created:
+            admin.delete_function(fqfn)
+        self.client.close()
+        failed = admin.delete_namespace(f"public/{self.namespace}")
+        if failed:
+            progress(f"could not delete public/{self.namespace}: {failed}")
+
+    def topic(self, prefix: str, name: str) -> str:
+        return f"persistent://public/{self.namespace}/{prefix}-{name}"
+
+    # -- the sections ------------------------------------------------------------------------------
+    def run_all(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name, run in (
+            ("identity_function", self.identity_function),
+            ("bare_client", self.bare_client),
+            ("deployed_functions", self.deployed_functions),
+            ("scaling", self.scaling),
+            ("loop_latency", self.loop_latency),
+        ):
+            progress(f"{name} …")
+            try:
+                out[name] = {"status": "ok", **run()}
+            except Exception as error:  # a section that fails is reported, the others still run
+                out[name] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:500]}
+            progress(f"{name}: {out[name]}")
+        if out["identity_function"]["status"] == "ok" and len(self.identity_rates) > 1:
+            out["identity_function"]["runs_events_per_s"] = [round(r, 1) for r in self.identity_rates]
+        out["startup"] = {"status": "ok", **self.startup} if self.startup else _missing("startup")
+        memory = out.get("loop_latency", {}).pop("rss_mb", None)
+        out["memory"] = {"status": "ok", **memory} if memory else _missing("memory")
+        return out
+
+    def plain_identity(self, run: str = "plain") -> float:
+        """The runtime's own identity function (returns its input, ``ATLEAST_ONCE``): messages/s."""
+        payloads = self.streams["events"]
+        config = self.identity_config(run, "streamloop.tools.bench.plain.PlainIdentity", "ATLEAST_ONCE")
+        rate = self.saturate(run, config, {"in": payloads}, len(payloads), startup_name="identity")
+        self.identity_rates.append(rate)
+        return rate
+
+    def identity_function(self) -> dict[str, Any]:
+        payloads = self.streams["events"]
+        plain = self.plain_identity()
+        ours = self.saturate(
+            "ours",
+            self.identity_config("ours", "streamloop.tools.bench.identity.IdentityFunction", "MANUAL"),
+            {"in": payloads},
+            len(payloads),
+        )
+        return {
+            "events_per_s": round(plain, 1),
+            "streamloop_identity_events_per_s": round(ours, 1),
+            "streamloop_identity_ratio": round(ours / plain, 4),
+            "messages": len(payloads),
+        }
+
+    def bare_client(self) -> dict[str, Any]:
+        payloads = self.streams["events"]
+        source, sink = self.topic("bare", "in"), self.topic("bare", "out")
+        produce(self.client, source, payloads)
+        seconds = consume_loop(self.client, source, sink, len(payloads), timeout=SATURATE_TIMEOUT)
+        return {"events_per_s": round(len(payloads) / seconds, 1), "messages": len(payloads)}
+
+    def deployed_functions(self) -> dict[str, Any]:
+        """Each function alone, ``FUNCTION_ROUNDS`` times, each time right after an identity run."""
+        out: dict[str, Any] = {}
+        for name, inputs in self.function_inputs().items():
+            count = sum(len(m) for t, m in inputs.items() if t != "models")  # models: read, not consumed
+            pairs = []
+            for r in range(FUNCTION_ROUNDS):
+                identity = self.plain_identity(f"plain-{name}-{r}")
+                config = self.function_config(name, f"f-{name}-{r}")
+                rate = self.saturate(f"f-{name}-{r}", config, inputs, count, startup_name=name)
+                pairs.append((rate, identity))
+            ratios = [rate / identity for rate, identity in pairs]
+            self.rates[name] = statistics.median(rate for rate, _ in pairs)
+            out[name] = {
+                "events_per_s": round(self.rates[name], 1),
+                "messages": count,
+                "ratio_to_identity": round(statistics.median(ratios), 4),
+                "runs_events_per_s": [round(rate, 1) for rate, _ in pairs],
+                "runs_identity_events_per_s": [round(identity, 1) for _, identity in pairs],
+                "runs_ratio_to_identity": [round(r, 4) for r in ratios],
+            }
+        return out
+
+    def scaling(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        inputs = self.function_inputs()
+        for name in ("features", "scorer"):
+            count = sum(len(m) for t, m in inputs[name].items() if t != "models")
+            config = self.function_config(name, f"p2-{name}", parallelism=2)
+            two = self.saturate(f"p2-{name}", config, inputs[name], count)
+            one = self.rates.get(name)
+            out[name] = {"1": None if one is None else round(one, 1), "2": round(two, 1)}
+            if one:
+                out[name]["speedup"] = round(two / one, 3)
+        return out
+
+    def loop_latency(self) -> dict[str, Any]:
+        from streamloop.tools.bench.loop import run_loop_on_pulsar
+
+        configs = {name: self.function_config(name, "loop") for name in FUNCTIONS}
+        for config in configs.values():
+            self.create(config)
+        return run_loop_on_pulsar(
+            self.client,
+            lambda name: self.topic("loop", name),
+            self.streams,
+            configs,
+            rate=LOOP_RATE,
+            label_delay=LABEL_DELAY,
+            rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
+            drain=lambda timeout: drain(configs.values(), timeout),
+            cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()]),
+        )
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def function_inputs(self) -> dict[str, dict[str, list[Produced]]]:
+        s = self.streams
+        return {
+            "features": {"events": s["events"]},
+            "scorer": {"models": s["models"][-1:], "features": s["features"]},
+            "joiner": {"predictions": s["predictions"], "labels": s["labels"]},
+            "learner": {"examples": s["examples"]},
+        }
+
+    def identity_config(self, prefix: str, class_name: str, guarantees: str) -> dict[str, Any]:
+        source = self.topic(prefix, "in")
+        return {
+            "tenant": "public",
+            "namespace": self.namespace,
+            "name": f"{prefix}-identity",
+            "className": class_name,
+            "inputs": [source],
+            "inputSpecs": {source: {"serdeClassName": "streamloop.worker.codec.RawBytes"}},
+            "output": self.topic(prefix, "out"),
+            "outputSerdeClassName": "streamloop.worker.codec.RawBytes",
+            "processingGuarantees": guarantees,
+            "subscriptionPosition": "Earliest",
+            "parallelism": 1,
+            "runtime": "PYTHON",
+            "py": str(self.package),
+            "userConfig": {
+                "dead_letter_topic": self.topic(prefix, "dead-letters"),
+                "metrics_topic": self.topic(prefix, "metrics"),
+            },
+        }
+
+    def function_config(self, name: str, prefix: str, parallelism: int = 1) -> dict[str, Any]:
+        """The demo's YAML for ``name`` moved into this namespace, onto topics named ``<prefix>-*``."""
+        config = _retopic(
+            copy.deepcopy(self.configs[name]), f"persistent://public/{self.namespace}/{prefix}-"
+        )
+        config.update(
+            namespace=self.namespace,
+            name=f"{prefix}-{name}",
+            parallelism=parallelism,
+            runtime="PYTHON",
+            py=str(self.package),
+        )
+        return config
+
+    def create(self, config: dict[str, Any]) -> float:
+        """Create the function; returns the time just before the call (``time.monotonic``)."""
+        started = time.monotonic()
+        admin.create_function(config, self.package)
+        self.created.append(admin.function_path(config))
+        return started
+
+    def saturate(
+        self,
+        prefix: str,
+        config: dict[str, Any],
+        inputs: dict[str, list[Produced]],
+        count: int,
+        startup_name: str | None = None,
+    ) -> float:
+        """Produce the backlog, create the function, and return its processing rate (messages/s)."""
+        for name, messages in inputs.items():
+            produce(self.client, self.topic(prefix, name), messages)
+        fqfn = admin.function_path(config)
+        started = self.create(config)
+        series = _poll_processed(fqfn, count, started + SATURATE_TIMEOUT)
+        admin.delete_function(fqfn)
+        self.created.remove(fqfn)
+        first = next((t for t, n in series if n >= 1), None)
+        if startup_name is not None and first is not None:
+            self.startup[startup_name] = {"seconds": round(first - started, 2)}
+        rate = steady_rate(series, count)
+        progress(f"{config['name']}: {rate:,.0f} messages/s ({series[-1][1] if series else 0}/{count})")
+        return rate
+
+
+def build_package(out_dir: Path) -> Path:
+    """The code-only zip (``packaging/build_zip.py --no-deps``): the worker's python3 has the deps."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    package = out_dir / "streamloop-bench.zip"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "packaging" / "build_zip.py"),
+            "--no-deps",
+            "--no-proof",
+            "--out",
+            str(package),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    return package
+
+
+def _retopic(value: Any, prefix: str) -> Any:
+    """Every ``persistent://public/default/<t>`` string in ``value`` renamed to ``<prefix><t>``."""
+    if isinstance(value, str):
+        return value.replace("persistent://public/default/", prefix)
+    if isinstance(value, dict):
+        return {_retopic(k, prefix): _retopic(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_retopic(v, prefix) for v in value]
+    return value
+
+
+def _poll_processed(fqfn: str, count: int, deadline: float) -> list[tuple[float, int]]:
+    """``(time, processedSuccessfullyTotal)`` every 0.1 s until ``count`` or ``deadline``."""
+    series: list[tuple[float, int]] = []
+    while time.monotonic() < deadline:
+        try:
+            stats = admin.function_stats(fqfn)
+            series.append((time.monotonic(), int(stats.get("processedSuccessfullyTotal") or 0)))
+        except (OSError, admin.AdminError, ValueError):
+            pass  # not scheduled yet
+        if series and series[-1][1] >= count:
+            break
+        time.sleep(0.1)
+    return series
+
+
+def steady_rate(series: Sequence[tuple[float, int]], count: int) -> float:
+    """Messages/s between the moments 10% and 90% of ``count`` were processed (interpolated).
+
+    Start-up comes before the first progress, so it is not counted; a slow ``functions stats`` call
+    (a coarse series) still gives the average rate of the samples around those moments.
+    """
+    low, high = _crossing(series, 0.1 * count), _crossing(series, 0.9 * count)
+    if low is None or high is None or high <= low:
+        return float("nan")
+    return 0.8 * count / (high - low)
+
+
+def _crossing(series: Sequence[tuple[float, int]], level: float) -> float | None:
+    """When the processed count reached ``level``, interpolated between the samples around it."""
+    for (t0, n0), (t1, n1) in itertools.pairwise(series):
+        if n0 < level <= n1:
+            return t0 + (t1 - t0) * (level - n0) / (n1 - n0)
+    return None
+
+
+def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
+    """Wait until each function has processed every message published to its inputs (``False``: timed out).
+
+    Between the loop's phases, so a phase's latencies are not those of the previous phase's backlog.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if all(
+                int(admin.function_stats(admin.function_path(c)).get("processedSuccessfullyTotal") or 0)
+                >= sum(int(admin.topic_stats(t).get("msgInCounter") or 0) for t in c["inputs"])
+                for c in configs
+            ):
+                return True
+        except (OSError, admin.AdminError, ValueError):
+            pass
+        time.sleep(1.0)  # each check is ~10 admin calls: polling faster costs the broker CPU it measures
+    return False
+
+
+def _missing(name: str) -> dict[str, Any]:
+    return {"status": "error", "reason": f"{name}: not measured (see the other sections' errors)"}
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of ``values`` (milliseconds), rounded."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": float("nan"), "p99": float("nan"), "n": 0}
+    pick: Callable[[float], float] = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": round(statistics.median(ordered), 2), "p99": round(pick(0.99), 2), "n": len(ordered)}

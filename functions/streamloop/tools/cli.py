@@ -1,0 +1,218 @@
+"""The ``streamloop`` command.
+
+Examples::
+
+    streamloop validate                              # check every pulsar-config/*.yaml
+    streamloop demo                                  # the drifting-stream demo on the embedded runner
+    streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
+    streamloop run --service-url pulsar://127.0.0.1:6650   # the same functions against a real broker
+    streamloop dataset --out data && streamloop replay data/events.jsonl --labels data/labels.jsonl
+    streamloop report --run out/run                  # accuracy per model version, latencies: PNG + HTML
+    streamloop train data/events.jsonl --labels data/labels.jsonl --out out/model.onnx
+    streamloop deploy && streamloop status           # the four functions on a cluster (admin REST API)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streamloop.tools.admin import AdminError
+from streamloop.tools.commands import add_command
+from streamloop.worker.config import ConfigError, FunctionFile, topic
+
+EXAMPLES = __doc__.split("Examples::", 1)[1]
+# Optional packages of some commands, by the pyproject extra that installs them.
+EXTRAS = {"sklearn": "train", "skl2onnx": "train", "matplotlib": "report"}
+# Subcommands that live in streamloop/tools/commands/, in the order --help lists them.
+COMMANDS = ("dataset", "replay", "train", "deploy", "status", "report")
+
+
+def _config_files(paths: Sequence[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from streamloop.runtime.runner import check_function_file
+
+    problems = []
+    files = _config_files(args.paths)
+    for path in files:
+        try:
+            problems.extend(check_function_file(FunctionFile.load(path)))
+        except ConfigError as error:
+            problems.extend(error.problems)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {len(files)} file(s)", file=sys.stderr)
+        return 1
+    print(f"{len(files)} file(s) OK: {', '.join(p.name for p in files)}")
+    return 0
+
+
+def _jsonl(path: str) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError as error:
+                    raise SystemExit(f"{path}:{number}: invalid JSON ({error})") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from streamloop.runtime.runner import Runner
+    from streamloop.tools.demo import read_topic
+    from streamloop.tools.replay import replay
+
+    client = None
+    if args.service_url:
+        import pulsar
+
+        client = pulsar.Client(args.service_url)
+    runner = Runner.from_directory(args.config_dir, client=client, state_dir=args.state_dir)
+    runner.start()
+    if client is not None:
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"running {', '.join(runner.function_names)} against {args.service_url}; Ctrl-C stops")
+        runner.run(stop)
+        runner.stop()
+        return 0
+    if not args.events:
+        raise SystemExit("run: the embedded runner needs --events (or give --service-url)")
+    labels = {str(r.get("id")): r for r in _jsonl(args.labels)} if args.labels else {}
+    events = list(_jsonl(args.events))
+    counts = replay(
+        runner.client,
+        events,
+        (labels.pop(str(e.get("id")), None) for e in events),
+        label_delay=args.label_delay,
+        on_sent=lambda *_: runner.pump(),
+    )
+    runner.pump()
+    out = Path(args.predictions_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as handle:
+        predictions = read_topic(runner.client, topic("predictions"))
+        for message in predictions:
+            handle.write(message.data() + b"\n")
+    dead = read_topic(runner.client, topic("dead-letters"))
+    runner.stop()
+    print(
+        f"{counts['events']} events, {counts['labels']} labels → {len(predictions)} predictions in {out}; "
+        f"{len(dead)} dead letters"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streamloop.tools.demo import print_table, run_demo, write_outputs
+
+    print(f"streaming {args.events} drifting events through the loop (labels {args.label_delay} events late)")
+    result = run_demo(args.config_dir, n=args.events, label_delay=args.label_delay, seed=args.seed)
+    json_path, png_path = write_outputs(result, args.out)
+    print_table(result.summary)
+    print(f"wrote {json_path} and {png_path}")
+    return 0
+
+
+VALIDATE = """Check FunctionConfig YAML files and their userConfig: every problem with its file and key,
+including FunctionConfig keys that pulsar-admin would silently ignore. Exits 1 if there is any.
+
+Examples::
+
+    streamloop validate                              # every pulsar-config/*.yaml
+    streamloop validate pulsar-config/learner.yaml my-features.yaml
+"""
+RUN = """Run the four functions in this process: on the embedded transport (no broker), or against a
+broker with --service-url (then the functions must not also be deployed there: they would share
+subscriptions).
+
+Examples::
+
+    streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
+    streamloop run --service-url pulsar://127.0.0.1:6650 --state-dir .state
+"""
+DEMO = """Drifting stream through the loop against a static model and river's own evaluation (embedded
+runner); writes <out>/demo.json and <out>/demo.png.
+
+Examples::
+
+    streamloop demo
+    streamloop demo --events 20000 --label-delay 500 --out out/big
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamloop",
+        description="Online machine learning inside Apache Pulsar.",
+        epilog="examples:" + EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = add_command(sub, "validate", "check FunctionConfig YAMLs and their userConfig", VALIDATE)
+    validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
+    validate.set_defaults(handler=cmd_validate)
+
+    run = add_command(sub, "run", "run the four functions in this process", RUN)
+    run.add_argument("--config-dir", default="pulsar-config")
+    run.add_argument("--service-url", help="a real broker, e.g. pulsar://127.0.0.1:6650")
+    run.add_argument("--state-dir", help="keep function state in this directory across runs")
+    run.add_argument("--events", help="JSONL file of raw events (embedded runner)")
+    run.add_argument("--labels", help="JSONL file of {id, label} records")
+    run.add_argument("--label-delay", type=int, default=0, help="send each label N events after its event")
+    run.add_argument("--predictions-out", default="out/predictions.jsonl")
+    run.set_defaults(handler=cmd_run)
+
+    demo = add_command(sub, "demo", "drifting stream: the loop vs a static model", DEMO)
+    demo.add_argument("--config-dir", default="pulsar-config")
+    demo.add_argument("--events", type=int, default=8000)
+    demo.add_argument("--label-delay", type=int, default=100)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--out", default="out")
+    demo.set_defaults(handler=cmd_demo)
+    for command in COMMANDS:
+        importlib.import_module(f"streamloop.tools.commands.{command}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        extra = EXTRAS.get((error.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"streamloop {args.command} needs {error.name}: pip install 'streamloop[{extra}]'",
+            file=sys.stderr,
+        )
+        return 1
+    except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
+        print(f"streamloop {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Create the four functions on a cluster through the admin REST API, from the unchanged FunctionConfig
+YAMLs of ``--config-dir`` (the same effect as ``pulsar-admin functions create --function-config-file``).
+
+Checks every file first (like ``streamloop validate``), creates the namespace and the loop's topics
+(``models`` compacted; ``examples`` and ``metrics`` retained, for a learner's backfill and for
+``streamloop report``), uploads the package (default: this installed code, for workers whose ``python3``
+has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every wheel), then waits
+until every instance runs and prints the status table (exit 1 if some instance does not run).
+
+Examples::
+
+    streamloop deploy --admin-url http://127.0.0.1:8080
+    streamloop deploy --namespace public/fraud --package dist/streamloop.zip --wait 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from streamloop.tools.admin import Admin, AdminError
+from streamloop.tools.commands import ADMIN_URL, add_command, add_namespace
+
+UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
+an error), and with --topics the loop's topics too.
+
+Examples::
+
+    streamloop undeploy
+    streamloop undeploy --namespace public/fraud --topics
+"""
+
+
+def register(sub: Any) -> None:
+    deploy = add_command(sub, "deploy", "create the four functions on a cluster (admin REST API)", __doc__)
+    _common(deploy)
+    deploy.add_argument("--package", help="the function package (default: this code, zipped)")
+    deploy.add_argument("--update", action="store_true", help="update functions that already exist")
+    deploy.add_argument(
+        "--retention-minutes",
+        type=int,
+        default=7 * 24 * 60,
+        help="keep acked examples and metrics this long (-1: forever; default: 7 days)",
+    )
+    deploy.add_argument(
+        "--retention-mb",
+        type=int,
+        default=-1,
+        help="... and up to this size per topic (default: -1, no limit)",
+    )
+    deploy.add_argument(
+        "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
+    )
+    deploy.set_defaults(handler=run_deploy)
+    undeploy = add_command(sub, "undeploy", "delete the four functions (and --topics)", UNDEPLOY)
+    _common(undeploy)
+    undeploy.add_argument("--topics", action="store_true", help="delete the loop's topics too")
+    undeploy.set_defaults(handler=run_undeploy)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
+    add_namespace(parser)
+    parser.add_argument(
+        "--config-dir", default="pulsar-config", help="FunctionConfig YAMLs (default: pulsar-config)"
+    )
+
+
+def _configs(config_dir: str) -> list[Any]:
+    from streamloop.runtime.runner import check_function_file
+    from streamloop.worker.config import ConfigError, FunctionFile
+
+    files = [FunctionFile.load(p) for p in sorted(Path(config_dir).glob("*.yaml"))]
+    if not files:
+        raise SystemExit(f"deploy: no *.yaml in {config_dir}")
+    problems = [p for f in files for p in check_function_file(f)]
+    if problems:
+        raise ConfigError(problems)
+    return files
+
+
+def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -> list[tuple[str, Any]]:
+    """Poll every function's status until all instances run or ``timeout`` passes; return the last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [(name, admin.function_status(namespace, name)) for name in names]
+        done = all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses)
+        if done or time.monotonic() >= deadline:
+            return statuses
+        time.sleep(1.0)
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from streamloop.tools.deployment import RETAINED, TOPICS, code_package, in_namespace, status_table
+
+    files = _configs(args.config_dir)
+    admin = Admin(args.admin_url)
+    admin.ensure_namespace(args.namespace)
+    admin.create_topics(args.namespace, TOPICS)
+    for name in RETAINED:
+        try:
+            admin.set_retention(args.namespace, name, args.retention_minutes, args.retention_mb)
+        except AdminError as error:  # topic policies off on this cluster: the loop runs, without history
+            print(f"deploy: retention on {name}: {error}", file=sys.stderr)
+    print(
+        f"namespace {args.namespace}: topics {', '.join(TOPICS)} (models compacted; {', '.join(RETAINED)} "
+        f"retained {args.retention_minutes} min, {args.retention_mb} MB)"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        package = Path(args.package) if args.package else code_package(scratch)
+        for file in files:
+            config = in_namespace(file.config, args.namespace)
+            try:
+                admin.create_function(config, package.resolve(), update=args.update)
+            except AdminError as error:
+                hint = "; add --update to replace it" if "already exists" in str(error) else ""
+                raise AdminError(f"{error}{hint}") from None
+            print(
+                f"{'updated' if args.update else 'created'} {args.namespace}/{config['name']} "
+                f"from {file.path}"
+            )
+    if args.wait <= 0:
+        return 0
+    statuses = wait_running(admin, args.namespace, [f.name for f in files], args.wait)
+    print(status_table(statuses))
+    running = all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses)
+    if not running:
+        print(f"deploy: not every instance runs after {args.wait:.0f} s", flush=True)
+    return 0 if running else 1
+
+
+def run_undeploy(args: argparse.Namespace) -> int:
+    from streamloop.tools.deployment import TOPICS
+
+    admin = Admin(args.admin_url)
+    names = [f.name for f in _configs(args.config_dir)]
+    for name in names:
+        gone = admin.delete_function(args.namespace, name)
+        print(f"{'deleted' if gone else 'no function'} {args.namespace}/{name}")
+    if args.topics:
+        admin.delete_topics(args.namespace, TOPICS)
+        print(f"deleted topics {', '.join(TOPICS)} of {args.namespace}")
+    return 0

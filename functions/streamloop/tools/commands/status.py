@@ -1,0 +1,46 @@
+"""Show every instance of the four functions in one table: running, messages received and processed,
+exceptions, restarts, average latency and the last error line (from the admin REST API's status).
+
+Exits 0 when every instance of every function runs, 1 otherwise, so scripts can wait on it.
+
+Examples::
+
+    streamloop status
+    streamloop status --namespace public/fraud --admin-url http://pulsar.example.com:8080
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from streamloop.tools.commands import ADMIN_URL, add_command, add_namespace
+
+
+def register(sub: Any) -> None:
+    parser = add_command(sub, "status", "one table of every instance of the four functions", __doc__)
+    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
+    add_namespace(parser)
+    parser.add_argument("--config-dir", default="pulsar-config", help="the function names come from here")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from streamloop.tools.admin import Admin, AdminError
+    from streamloop.tools.deployment import status_table
+    from streamloop.worker.config import FunctionFile
+
+    admin = Admin(args.admin_url)
+    statuses: list[tuple[str, Any]] = []
+    for path in sorted(Path(args.config_dir).glob("*.yaml")):
+        name = FunctionFile.load(path).name
+        try:
+            statuses.append((name, admin.function_status(args.namespace, name)))
+        except AdminError as error:
+            if "HTTP 404" not in str(error):
+                raise
+            statuses.append((name, None))
+    print(status_table(statuses))
+    return 0 if all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses) else 1

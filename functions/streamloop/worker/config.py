@@ -1,0 +1,231 @@
+"""Configuration: the functions' ``userConfig`` schemas and the FunctionConfig YAML files around them.
+
+Every function declares its settings as a pydantic model (constructor = configuration, as in river and
+scikit-learn). A mistake fails when the function starts, naming the key and what was expected; the
+``validate`` command and the runner also name the file.
+
+>>> from pydantic import Field
+>>> class Demo(UserConfig):
+...     window: float = Field(3600.0, gt=0)
+>>> parse_user_config(Demo, {"window": -5, "colour": "red"}, source="demo.yaml")
+Traceback (most recent call last):
+...
+streamloop.worker.config.ConfigError: demo.yaml: userConfig.window: Input should be greater than 0 (got -5)
+demo.yaml: userConfig.colour: unknown key
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_NAMESPACE = "persistent://public/default"
+
+
+def topic(name: str) -> str:
+    """Fully qualified name of a topic in the default namespace.
+
+    >>> topic("events")
+    'persistent://public/default/events'
+    """
+    return name if "://" in name else f"{DEFAULT_NAMESPACE}/{name}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration mistake: where it is and what was expected."""
+
+    source: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """One or more configuration mistakes, each naming the file (or function) and the key."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class UserConfig(BaseModel):
+    """Settings shared by every function; each function's own model extends this one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    dead_letter_topic: str = topic("dead-letters")
+    """Where a message that can never be processed goes, with the reason in its ``error`` property."""
+    metrics_topic: str = topic("metrics")
+    """Where drift, promotion, rejection, expiry, checkpoint and window records go."""
+    max_publish_delay_ms: int = Field(1, ge=0, le=1000)
+    """Producer batching delay; 0 sends every message on its own."""
+    batch_by_key: bool = True
+    """Batch outputs per key (what Key_Shared consumers downstream need); false lets a batch mix keys,
+    so the broker stores and dispatches fewer, larger entries (for Shared or Failover consumers)."""
+
+
+Config = TypeVar("Config", bound=UserConfig)
+
+
+def _key_path(location: tuple[Any, ...]) -> str:
+    path = "userConfig"
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def parse_user_config(model: type[Config], values: Mapping[str, Any] | None, source: str) -> Config:
+    """Validate a ``userConfig`` mapping against ``model``; ``source`` names the file or function."""
+    try:
+        return model.model_validate(dict(values or {}))
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            location = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            else:
+                message = f"{item['msg']} (got {item['input']!r})" if "input" in item else item["msg"]
+            problems.append(Problem(source, _key_path(location), message))
+        raise ConfigError(problems) from None
+
+
+# Every key of Pulsar 4.0's FunctionConfig (pulsar-admin ignores the ones it does not know).
+FUNCTION_CONFIG_KEYS = frozenset(
+    [
+        "tenant",
+        "namespace",
+        "name",
+        "className",
+        "classname",
+        "py",
+        "jar",
+        "go",
+        "runtime",
+        "inputs",
+        "topicsPattern",
+        "customSerdeInputs",
+        "customSchemaInputs",
+        "customSchemaOutputs",
+        "inputSpecs",
+        "inputTypeClassName",
+        "output",
+        "outputSerdeClassName",
+        "outputSchemaType",
+        "outputTypeClassName",
+        "producerConfig",
+        "batchBuilder",
+        "logTopic",
+        "processingGuarantees",
+        "autoAck",
+        "retainOrdering",
+        "retainKeyOrdering",
+        "subName",
+        "subscriptionPosition",
+        "skipToLatest",
+        "cleanupSubscription",
+        "timeoutMs",
+        "maxMessageRetries",
+        "deadLetterTopic",
+        "parallelism",
+        "resources",
+        "runtimeFlags",
+        "customRuntimeOptions",
+        "userConfig",
+        "secrets",
+        "forwardSourceMessageProperty",
+        "windowConfig",
+        "fqfn",
+        "functionType",
+        "maxPendingAsyncRequests",
+        "exposePulsarAdminClientEnabled",
+    ]
+) - {"classname"}
+
+
+@dataclass
+class FunctionFile:
+    """A Pulsar FunctionConfig YAML file, as ``pulsar-admin functions create`` reads it."""
+
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FunctionFile:
+        path = Path(path)
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError([Problem(str(path), "(file)", str(error))]) from None
+        if not isinstance(config, dict):
+            raise ConfigError([Problem(str(path), "(file)", "expected a mapping of FunctionConfig keys")])
+        return cls(path, config)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or str(self.config.get("className", "")).rsplit(".", 1)[-1])
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.config.get("inputs") or []) + [
+            t for t in (self.config.get("inputSpecs") or {}) if t not in (self.config.get("inputs") or [])
+        ]
+
+    def input_serde(self, topic_name: str) -> str | None:
+        spec = (self.config.get("inputSpecs") or {}).get(topic_name) or {}
+        return spec.get("serdeClassName") or (self.config.get("customSerdeInputs") or {}).get(topic_name)
+
+    @property
+    def parallelism(self) -> int:
+        return int(self.config.get("parallelism") or 1)
+
+    @property
+    def user_config(self) -> dict[str, Any]:
+        return dict(self.config.get("userConfig") or {})
+
+    @property
+    def secrets(self) -> dict[str, Any]:
+        return dict(self.config.get("secrets") or {})
+
+    def check(self) -> list[Problem]:
+        """Problems that Pulsar would silently accept but that break streamloop's guarantees."""
+        src = str(self.path)
+        problems = [
+            Problem(src, key, "unknown FunctionConfig key (pulsar-admin would silently ignore it)")
+            for key in self.config
+            if key not in FUNCTION_CONFIG_KEYS
+        ]
+        if not self.config.get("className"):
+            problems.append(Problem(src, "className", "required"))
+        if self.config.get("processingGuarantees") != "MANUAL":
+            problems.append(
+                Problem(src, "processingGuarantees", "expected MANUAL (streamloop acks after publishing)")
+            )
+        if not self.inputs:
+            problems.append(Problem(src, "inputs", "expected at least one input topic"))
+        for name in self.inputs:
+            if not name.startswith(("persistent://", "non-persistent://")):
+                problems.append(
+                    Problem(
+                        src, f"inputs[{name}]", "expected a fully qualified topic (needed by context.ack)"
+                    )
+                )
+            if self.input_serde(name) != "streamloop.worker.codec.RawBytes":
+                problems.append(
+                    Problem(
+                        src,
+                        f"inputSpecs.{name}.serdeClassName",
+                        "expected streamloop.worker.codec.RawBytes (the default SerDe rewrites payloads)",
+                    )
+                )
+        if self.config.get("skipToLatest"):
+            problems.append(Problem(src, "skipToLatest", "crashes Pulsar 4.0's Python instance; remove it"))
+        return problems
