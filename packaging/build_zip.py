@@ -115,7 +115,9 @@ def worker_files(package_dir: Path = PACKAGE_DIR) -> list[Path]:
     for part in WORKER_PARTS:
         path = package_dir / part
         candidates = [path] if path.is_file() else sorted(path.rglob("*"))
-        files += [p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+        files += [
+            p for p in candidates if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        ]
     return files
 
 
