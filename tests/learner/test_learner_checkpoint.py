@@ -26,11 +26,14 @@ class Bomb:
 
 
 class State(dict):
-    """Pulsar's state API: ``put_state(key, str)``, ``get_state(key) -> bytes``."""
+    """Pulsar's state API: ``put_state(key, str)``, ``get_state(key) -> bytes``; deleting stores ``""``."""
 
     def put_state(self, key: str, value: str) -> None:
         assert isinstance(value, str)
         self[key] = value.encode()
+
+    def delete_state(self, key: str) -> None:
+        self.put_state(key, "")
 
     def get_state(self, key: str) -> bytes | None:
         return self.get(key)
@@ -58,7 +61,7 @@ def test_nothing_stored_yet():
     assert CheckpointStore(State(), "ck", b"key").load() is None
 
 
-def test_slots_alternate_so_a_crash_mid_save_keeps_the_previous_checkpoint():
+def test_a_new_slot_each_save_so_a_crash_mid_save_keeps_the_previous_checkpoint():
     state = State()
     store = CheckpointStore(state, "ck", b"key")
     store.save("first")
@@ -122,7 +125,7 @@ def test_the_right_key_does_load_what_it_signed():
         ("not json", None, "malformed manifest"),
         (json.dumps({"format": 1, "slot": 0}), None, "malformed manifest"),
         (json.dumps({"format": 2, "slot": 0, "chunks": 1}), None, "unsupported manifest"),
-        (json.dumps({"format": 1, "slot": 5, "chunks": 1}), None, "unsupported manifest"),
+        (json.dumps({"format": 1, "slot": -1, "chunks": 1}), None, "unsupported manifest"),
         (json.dumps({"format": 1, "slot": 0, "chunks": 2}), "QUJD", "chunk 1 of 2 is missing"),
         (json.dumps({"format": 1, "slot": 0, "chunks": 1}), "!!not base64!!", "not valid base64"),
         (json.dumps({"format": 1, "slot": 0, "chunks": 1}), "QUJD", "bad header"),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pulsar
 import pytest
 
@@ -191,31 +189,3 @@ def test_compacted_reader_sees_latest_value_per_key():
     assert [full.read_next(0).data() for _ in range(3)] == [b"a1", b"b1", b"a2"]
     latest = client.create_reader("models", pulsar.MessageId.latest)
     assert not latest.has_message_available()
-
-
-def test_table_view_holds_latest_values_and_updates_asynchronously():
-    client = MemoryClient()
-    client.set_compacted("models")
-    send_all(client, "models", [("a", b"a1"), ("b", b"b1"), ("a", b"a2")])
-    view = client.create_table_view("models")
-    seen = []
-    view.for_each_and_listen(lambda key, value: seen.append((key, value)))
-    assert (view.get("a"), view.get("b"), view.get("c"), len(view)) == (b"a2", b"b1", None, 2)
-    assert sorted(seen) == [("a", b"a2"), ("b", b"b1")]
-
-    send_all(client, "models", [("b", b"b2"), ("a", b"")])  # b"" is a tombstone
-    assert view.get("b") == b"b1"  # not yet: updates arrive on the client's thread
-    client.run_callbacks()
-    assert (view.get("b"), view.get("a"), len(view)) == (b"b2", None, 1)
-    assert seen[2:] == [("b", b"b2"), ("a", b"")]
-
-
-def test_receive_waits_for_a_message_from_another_thread():
-    client = MemoryClient()
-    consumer = client.subscribe("t", "s")
-    timer = threading.Timer(0.05, lambda: client.create_producer("t").send(b"late"))
-    timer.start()
-    assert consumer.receive(timeout_millis=5000).data() == b"late"
-    timer.join()
-    with pytest.raises(pulsar.Timeout):
-        consumer.receive(timeout_millis=10)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -136,23 +134,3 @@ def test_compacted_models_topic_by_default():
     runner = Runner([])
     assert runner.client.topic("models").compacted
     assert not runner.client.topic("events").compacted
-
-
-def test_threaded_mode_processes_until_stopped(tmp_path, relay):
-    runner = Runner.from_files([function_yaml(tmp_path, "a", "in", "out", parallelism=2)])
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,))
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not runner.instances and time.monotonic() < deadline:
-        time.sleep(0.01)
-    send(runner.client, "in", *map(str, range(20)))
-    while len(runner.client.messages(NS + "out")) < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    stop.set()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert sorted(orjson.loads(m.data())["id"] for m in runner.client.messages(NS + "out")) == sorted(
-        map(str, range(20))
-    )
-    assert runner.client.unacked(NS + "in", "public/default/a") == []

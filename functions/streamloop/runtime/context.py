@@ -3,7 +3,8 @@
 It follows Pulsar 4.0's ``ContextImpl``: ``get_instance_id`` is a string, ``get_user_config_map`` is
 ``[]`` when there is no user config, ``publish`` is asynchronous through one cached producer per topic
 (its callback is the only confirmation), ``ack`` finds the consumer by the topic *as configured*, and
-state is ``str`` in, ``bytes`` out.
+state is ``str`` in, ``bytes`` out. It also hands the function the runtime's seam
+(:mod:`streamloop.worker.seam`), when it has one: without it a function runs as on a Pulsar worker.
 
 >>> from streamloop.runtime.memory import MemoryClient
 >>> client = MemoryClient()
@@ -33,6 +34,7 @@ import pulsar
 from pulsar.functions.context import Context
 
 from streamloop.runtime.state import MemoryStateStore, StateStore
+from streamloop.worker.seam import CONTEXT_ATTRIBUTE, Seam
 
 log = logging.getLogger("streamloop.runtime")
 _OK = pulsar.Result.Ok
@@ -107,6 +109,7 @@ class FunctionContext(Context):
         metrics: UserMetrics | None = None,
         secrets_provider: Callable[[str, Any], Any] = clear_text_secret,
         logger: logging.Logger | None = None,
+        seam: Seam | None = None,
     ) -> None:
         self.spec = spec
         self.instance_id = str(instance_id)
@@ -120,6 +123,7 @@ class FunctionContext(Context):
         self.message: Any = None
         self._producers: dict[str, Any] = {}
         self._serdes: dict[str, Any] = {}
+        setattr(self, CONTEXT_ATTRIBUTE, seam)
 
     def set_current_message_context(self, message: Any, topic: str) -> None:
         self.message = message

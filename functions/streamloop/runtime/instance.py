@@ -3,6 +3,8 @@
 Mirrors python_instance.py: the input is deserialized with the topic's SerDe, ``process`` is called with
 the Context, an exception negatively acknowledges the input, and a non-``None`` return is sent to
 ``output`` (with ``__pfn_input_topic__``/``__pfn_input_msg_id__``, no key) and, under MANUAL, not acked.
+On the embedded transport the instance hands its function a :class:`~streamloop.runtime.seam.Driven` seam
+(its background jobs run by :meth:`FunctionInstance.run_background`); on a broker, none: Pulsar's threads.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pulsar
 
 from streamloop.runtime.context import FunctionContext, UserMetrics, clear_text_secret, load_serde
 from streamloop.runtime.definition import DEFAULT_SERDE, FunctionDefinition
+from streamloop.runtime.seam import Driven
 from streamloop.runtime.state import StateStore
 from streamloop.worker.config import topic as qualify
 
@@ -32,6 +35,7 @@ class FunctionInstance:
         state: StateStore,
         metrics: UserMetrics,
         secrets_provider: Any = clear_text_secret,
+        embedded: bool = True,
     ) -> None:
         spec = definition.spec
         self.definition = definition
@@ -46,6 +50,7 @@ class FunctionInstance:
             **definition.consumer_options,
         )
         self.serdes = {t: load_serde(name) for t, name in definition.input_serdes.items()}
+        self.seam = Driven() if embedded else None
         self.context = FunctionContext(
             spec,
             str(instance_id),
@@ -54,10 +59,10 @@ class FunctionInstance:
             state=state,
             metrics=metrics,
             secrets_provider=secrets_provider,
+            seam=self.seam,
         )
         self.function = definition.function_class()
         self._output: Any = None
-        self._receive_nowait = getattr(self.consumer, "receive_nowait", None)  # the in-memory consumer's
 
     def process_next(self, timeout_millis: int | None) -> bool:
         """Receive and process one message; ``False`` if none came within ``timeout_millis``."""
@@ -69,14 +74,16 @@ class FunctionInstance:
         return True
 
     def process_waiting(self) -> bool:
-        """Process one message if one is already waiting: ``process_next(0)``, minus the raised Timeout."""
-        if self._receive_nowait is None:
-            return self.process_next(0)
-        message = self._receive_nowait()
+        """Process one message if one is already waiting (the in-memory consumer's ``receive_nowait``)."""
+        message = self.consumer.receive_nowait()
         if message is None:
             return False
         self.process(message)
         return True
+
+    def run_background(self) -> int:
+        """Run the function's background jobs until they are idle (embedded); returns the steps done."""
+        return self.seam.run() if self.seam is not None else 0
 
     def process(self, message: Any) -> None:
         context = self.context

@@ -2,9 +2,10 @@
 
 Messages are pushed into per-consumer queues when they are sent (no polling, no per-message sorting),
 so a send → receive → ack round trip costs a few microseconds. Like the real client, confirmations are
-asynchronous: ``send_async`` callbacks and TableView updates are queued and run by
-:meth:`MemoryClient.run_callbacks` (the runner calls it after each ``process``), so code that assumes a
-publish is confirmed when ``send_async`` returns is caught by tests.
+asynchronous: ``send_async`` callbacks are queued and run by :meth:`MemoryClient.run_callbacks` (the
+runner calls it after each ``process``), so code that assumes a publish is confirmed when ``send_async``
+returns is caught by tests. It is single-threaded, like the runner that drives it: nothing arrives while a
+``receive`` or ``read_next`` waits, so they raise ``pulsar.Timeout`` at once when nothing is there.
 
 >>> client = MemoryClient()
 >>> consumer = client.subscribe("events", "sub", initial_position=pulsar.InitialPosition.Earliest)
@@ -25,7 +26,6 @@ _pulsar.Timeout: Pulsar error: TimeOut
 
 from __future__ import annotations
 
-import threading
 import time
 from bisect import bisect_left
 from collections import deque
@@ -124,12 +124,6 @@ class Message:
     def partition_key(self) -> str:
         return self._key
 
-    def ordering_key(self) -> str:
-        return ""
-
-    def has_null_value(self) -> bool:
-        return not self._data
-
     def properties(self) -> dict[str, str]:
         return dict(self._properties)
 
@@ -172,16 +166,15 @@ Stored = tuple[bytes, str, "dict[str, str] | None", int, int, int]
 
 
 class _Topic:
-    """A topic's log, its subscriptions and the TableViews following it."""
+    """A topic's log and its subscriptions."""
 
-    __slots__ = ("last_entry", "ledger", "log", "name", "subscriptions", "views")
+    __slots__ = ("last_entry", "ledger", "log", "name", "subscriptions")
 
     def __init__(self, name: str, ledger: int) -> None:
         self.name = name
         self.ledger = ledger
         self.log: list[Stored] = []
         self.subscriptions: dict[str, _Subscription] = {}
-        self.views: list[MemoryTableView] = []
         self.last_entry: dict[str, int] | None = None  # key -> its last entry, kept once compacted
 
     @property
@@ -203,16 +196,6 @@ class _Topic:
 
     def compact(self, compacted: bool) -> None:
         self.last_entry = {m[1]: i for i, m in enumerate(self.log) if m[1]} if compacted else None
-
-    def latest_by_key(self) -> dict[str, Message]:
-        """The compacted view: the last message of each key, tombstones (empty payloads) removed."""
-        latest: dict[str, int] = {}
-        for entry, (data, key, *_) in enumerate(self.log):
-            if key:
-                latest.pop(key, None)
-                if data:
-                    latest[key] = entry
-        return {key: self.message(entry) for key, entry in latest.items()}
 
     def superseded(self, entry: int) -> bool:
         """Whether compaction would have removed ``entry`` (a later message has the same key)."""
@@ -386,14 +369,12 @@ class MemoryConsumer:
         return self._subscriptions[0].name
 
     def receive(self, timeout_millis: int | None = None) -> Message:
-        """The next message; raises ``pulsar.Timeout`` if none comes within ``timeout_millis``."""
+        """The next message; raises ``pulsar.Timeout`` if none is queued (nothing comes while waiting)."""
         try:
             return self._queue.popleft()
         except IndexError:
             if self._closed:
                 raise pulsar.AlreadyClosed("consumer closed") from None
-            if timeout_millis != 0 and self._client._wait(self._queue, timeout_millis):
-                return self._queue.popleft()
             raise pulsar.Timeout("Pulsar error: TimeOut") from None
 
     def receive_nowait(self) -> Message | None:
@@ -424,13 +405,12 @@ class MemoryConsumer:
         if self._closed:
             return
         self._closed = True
-        with self._client._lock:
-            unacked = list(self._outstanding.values())
-            self._outstanding.clear()
-            self._queue.clear()
-            for sub in self._subscriptions:
-                mine = [m._redelivered() for m in unacked if m._topic == sub.topic.name]
-                sub.detach(self, mine)
+        unacked = list(self._outstanding.values())
+        self._outstanding.clear()
+        self._queue.clear()
+        for sub in self._subscriptions:
+            mine = [m._redelivered() for m in unacked if m._topic == sub.topic.name]
+            sub.detach(self, mine)
 
     def unsubscribe(self) -> None:
         """Delete the subscription(s) and their backlog."""
@@ -443,10 +423,9 @@ class MemoryConsumer:
 class MemoryReader:
     """``pulsar.Reader``: reads a topic from a position, without a subscription."""
 
-    __slots__ = ("_client", "_compacted", "_next", "_topic")
+    __slots__ = ("_compacted", "_next", "_topic")
 
-    def __init__(self, client: MemoryClient, topic: _Topic, start: int, compacted: bool) -> None:
-        self._client = client
+    def __init__(self, topic: _Topic, start: int, compacted: bool) -> None:
         self._topic = topic
         self._next = start
         self._compacted = compacted
@@ -462,9 +441,8 @@ class MemoryReader:
         return self._next < len(self._topic.log)
 
     def read_next(self, timeout_millis: int | None = None) -> Message:
-        if not self.has_message_available() and not (
-            timeout_millis != 0 and self._client._wait_for(self.has_message_available, timeout_millis)
-        ):
+        """The next message; raises ``pulsar.Timeout`` if there is none (nothing comes while waiting)."""
+        if not self.has_message_available():
             raise pulsar.Timeout("Pulsar error: TimeOut")
         msg = self._topic.message(self._next)
         self._next += 1
@@ -475,46 +453,6 @@ class MemoryReader:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-class MemoryTableView:
-    """``pulsar.TableView``: the latest value of every key of a topic, updated asynchronously."""
-
-    __slots__ = ("_client", "_data", "_listeners", "_topic")
-
-    def __init__(self, client: MemoryClient, topic: _Topic) -> None:
-        self._client = client
-        self._topic = topic
-        self._data = {key: msg._data for key, msg in topic.latest_by_key().items()}
-        self._listeners: list[Callable[[str, Any], None]] = []
-
-    def _apply(self, msg: Message) -> None:
-        if not msg._key:
-            return
-        if msg._data:
-            self._data[msg._key] = msg._data
-        else:
-            self._data.pop(msg._key, None)
-        for listener in self._listeners:
-            listener(msg._key, msg._data)
-
-    def get(self, key: str) -> bytes | None:
-        return self._data.get(key)
-
-    def for_each(self, callback: Callable[[str, Any], None]) -> None:
-        for key, value in list(self._data.items()):
-            callback(key, value)
-
-    def for_each_and_listen(self, callback: Callable[[str, Any], None]) -> None:
-        self.for_each(callback)
-        self._listeners.append(callback)
-
-    def close(self) -> None:
-        if self in self._topic.views:
-            self._topic.views.remove(self)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 class MemoryClient:
@@ -531,9 +469,6 @@ class MemoryClient:
         self._nacked: list[tuple[MemoryConsumer, Message]] = []
         self._seq = 0
         self._consumer_count = 0
-        self._lock = threading.RLock()
-        self._arrived = threading.Condition(self._lock)
-        self._waiting = 0
 
     # -- pulsar.Client -------------------------------------------------------------------------------
     def create_producer(self, topic: str, **ignored: Any) -> MemoryProducer:
@@ -549,22 +484,21 @@ class MemoryClient:
         **ignored: Any,
     ) -> MemoryConsumer:
         names = [topic] if isinstance(topic, str) else list(topic)
-        with self._lock:
-            self._consumer_count += 1
-            consumer = MemoryConsumer(self, consumer_name or f"consumer-{self._consumer_count}")
-            for name in names:
-                t = self.topic(name)
-                sub = t.subscriptions.get(subscription_name)
-                if sub is None:
-                    start = 0 if initial_position == pulsar.InitialPosition.Earliest else len(t.log)
-                    sub = t.subscriptions[subscription_name] = _Subscription(
-                        t, subscription_name, consumer_type, start
-                    )
-                elif sub.consumer_type != consumer_type and sub.consumers:
-                    raise pulsar.ConsumerBusy(f"subscription {subscription_name} has another consumer type")
-                sub.consumer_type = consumer_type
-                sub.attach(consumer)
-                consumer._subscriptions.append(sub)
+        self._consumer_count += 1
+        consumer = MemoryConsumer(self, consumer_name or f"consumer-{self._consumer_count}")
+        for name in names:
+            t = self.topic(name)
+            sub = t.subscriptions.get(subscription_name)
+            if sub is None:
+                start = 0 if initial_position == pulsar.InitialPosition.Earliest else len(t.log)
+                sub = t.subscriptions[subscription_name] = _Subscription(
+                    t, subscription_name, consumer_type, start
+                )
+            elif sub.consumer_type != consumer_type and sub.consumers:
+                raise pulsar.ConsumerBusy(f"subscription {subscription_name} has another consumer type")
+            sub.consumer_type = consumer_type
+            sub.attach(consumer)
+            consumer._subscriptions.append(sub)
         return consumer
 
     def create_reader(
@@ -577,13 +511,7 @@ class MemoryClient:
             start = len(t.log)
         else:
             start = start_message_id.entry_id() + 1
-        return MemoryReader(self, t, start, is_read_compacted and t.compacted)
-
-    def create_table_view(self, topic: str, subscription_name: str | None = None, **ignored: Any):
-        t = self.topic(topic)
-        view = MemoryTableView(self, t)
-        t.views.append(view)
-        return view
+        return MemoryReader(t, start, is_read_compacted and t.compacted)
 
     def close(self) -> None:
         """Nothing to release; pending callbacks are dropped like a closing client's."""
@@ -607,7 +535,7 @@ class MemoryClient:
         self._failures.setdefault(qualify(topic), deque()).extend([result] * n)
 
     def run_callbacks(self) -> int:
-        """Run queued send callbacks and TableView updates (and the ones they cause); return the count."""
+        """Run queued send callbacks (and the ones they cause); return the count."""
         done = 0
         callbacks = self._callbacks
         while callbacks:
@@ -619,12 +547,11 @@ class MemoryClient:
     def redeliver_nacked(self) -> int:
         """Redeliver negatively acknowledged messages (as when the nack delay has passed)."""
         nacked, self._nacked = self._nacked, []
-        with self._lock:
-            for consumer, msg in nacked:
-                again = msg._redelivered()
-                if consumer._closed:  # already handed back on close
-                    continue
-                consumer._push(again)
+        for consumer, msg in nacked:
+            again = msg._redelivered()
+            if consumer._closed:  # already handed back on close
+                continue
+            consumer._push(again)
         return len(nacked)
 
     def messages(self, topic: str) -> list[Message]:
@@ -663,36 +590,14 @@ class MemoryClient:
         key = key or ""
         properties = dict(properties) if properties else _NO_PROPERTIES
         event_ts = event_timestamp or 0
-        with self._lock:
-            self._seq += 1
-            log = t.log
-            entry = len(log)
-            msg_id = MessageId(t.ledger, entry, self._seq)
-            msg = Message(content, key, properties, event_ts, publish_ts, msg_id, t.name)
-            log.append((content, key, properties or None, event_ts, publish_ts, self._seq))
-            if t.last_entry is not None and key:
-                t.last_entry[key] = entry
-            for sub in t.subscriptions.values():
-                sub.dispatch(msg)
-            if t.views:
-                self._callbacks.extend((_apply_view, view, msg) for view in t.views)
-            if self._waiting:
-                self._arrived.notify_all()
+        self._seq += 1
+        log = t.log
+        entry = len(log)
+        msg_id = MessageId(t.ledger, entry, self._seq)
+        msg = Message(content, key, properties, event_ts, publish_ts, msg_id, t.name)
+        log.append((content, key, properties or None, event_ts, publish_ts, self._seq))
+        if t.last_entry is not None and key:
+            t.last_entry[key] = entry
+        for sub in t.subscriptions.values():
+            sub.dispatch(msg)
         return _OK, msg_id
-
-    def _wait(self, queue: deque[Message], timeout_millis: int | None) -> bool:
-        return self._wait_for(lambda: bool(queue), timeout_millis)
-
-    def _wait_for(self, ready: Callable[[], bool], timeout_millis: int | None) -> bool:
-        """Block until ``ready()`` (another thread sends), for at most ``timeout_millis``."""
-        with self._arrived:
-            self._waiting += 1
-            try:
-                timeout = None if timeout_millis is None else timeout_millis / 1000
-                return self._arrived.wait_for(ready, timeout)
-            finally:
-                self._waiting -= 1
-
-
-def _apply_view(view: MemoryTableView, msg: Message) -> None:
-    view._apply(msg)

@@ -1,9 +1,11 @@
 """The runner: the same function classes and YAML files, in one process, on either transport.
 
 Embedded (the default, a :class:`MemoryClient`): :meth:`Runner.pump` drives every instance in file
-order, one message at a time, running the client's callbacks after each ``process``, until nothing is
-left — deterministic and single-threaded. Broker mode (a ``pulsar.Client``): :meth:`Runner.run` gives
-each instance a thread doing receive → process, like Pulsar's instance. Both use the same instances.
+order, one message at a time, running the client's callbacks and the functions' background jobs (state
+writes, the model feed: :mod:`streamloop.runtime.seam`) after each ``process``, until nothing is left —
+deterministic and single-threaded. Broker mode (a ``pulsar.Client``): :meth:`Runner.run` gives each
+instance a thread doing receive → process, and the functions run their background jobs on threads, as on a
+Pulsar worker. Both use the same instances. Which transport it is, is decided once, here.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class Runner:
         keep_metric_values: bool = False,
     ) -> None:
         self.client = client if client is not None else MemoryClient()
-        if isinstance(self.client, MemoryClient):
+        self.embedded = isinstance(self.client, MemoryClient)
+        if self.embedded:
             for name in compacted_topics:
                 self.client.set_compacted(name)
         self.definitions = {d.name: d for d in definitions}
@@ -59,7 +62,6 @@ class Runner:
         self.metrics = {d.name: UserMetrics(keep_values=keep_metric_values) for d in definitions}
         self._secrets_provider = secrets_provider
         self.instances: list[FunctionInstance] = []
-        self._run_callbacks = getattr(self.client, "run_callbacks", None)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
 
@@ -124,6 +126,7 @@ class Runner:
             self.state[definition.name],
             self.metrics[definition.name],
             self._secrets_provider,
+            embedded=self.embedded,
         )
 
     def restart(self, function_name: str, instance: int | None = None) -> None:
@@ -147,24 +150,38 @@ class Runner:
 
     # -- embedded: one deterministic thread ----------------------------------------------------------
     def pump(self) -> int:
-        """Process every available message, instance by instance in file order; return how many."""
+        """Process every available message, instance by instance in file order; return how many.
+
+        After each message, the client's callbacks and every function's background jobs run until idle.
+        """
+        if not self.embedded:
+            raise TypeError("pump() drives the embedded transport; on a broker use run()")
         self.start()
-        run_callbacks = self._run_callbacks
         total = 0
         while True:
-            done = run_callbacks() if run_callbacks else 0
+            done = self._settle()
             for instance in self.instances:
                 while instance.process_waiting():
                     total += 1
                     done += 1
-                    if run_callbacks:
-                        run_callbacks()
+                    self._settle()
             if not done:
                 return total
+
+    def _settle(self) -> int:
+        """Run the client's callbacks and every instance's background jobs until none is left."""
+        total = 0
+        while True:
+            done = self.client.run_callbacks() + sum(i.run_background() for i in self.instances)
+            if not done:
+                return total
+            total += done
 
     # -- broker mode: a thread per instance ----------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:
         """Run every instance on its own thread until ``stop`` is set or :meth:`stop` is called."""
+        if self.embedded:
+            raise TypeError("run() serves a broker; the embedded transport is driven by pump()")
         self.start()
         stop = stop or self._stopping
         self._threads = [
@@ -180,10 +197,8 @@ class Runner:
         self.stop()
 
     def _serve(self, instance: FunctionInstance, stop: threading.Event) -> None:
-        run_callbacks = self._run_callbacks
         while not (stop.is_set() or self._stopping.is_set()):
-            if instance.process_next(POLL_MILLIS) and run_callbacks:
-                run_callbacks()
+            instance.process_next(POLL_MILLIS)
 
     def instance(self, function_name: str, instance_id: int = 0) -> FunctionInstance:
         """The running instance ``instance_id`` of a function."""

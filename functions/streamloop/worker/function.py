@@ -27,6 +27,8 @@ import pulsar
 
 from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import Config, ConfigError, UserConfig, parse_user_config
+from streamloop.worker.seam import Seam, seam_of
+from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop")
 _OK = pulsar.Result.Ok
@@ -76,10 +78,14 @@ class StreamFunction(Generic[Config]):
 
     Config: ClassVar[type[UserConfig]] = UserConfig
     role: ClassVar[str] = "function"
+    state_failure_metric: ClassVar[str | None] = None
+    """The user metric that counts failed writes of :attr:`function_state` (each is retried)."""
 
     def __init__(self) -> None:  # Pulsar calls the constructor without arguments
         self.config: Config | None = None
         self.context: Any = None
+        self.seam: Seam | None = None
+        self.function_state: WriteBehindState | None = None
         self._producers: dict[str, Any] = {}
 
     # -- Pulsar's entry point ------------------------------------------------------------------------
@@ -108,6 +114,10 @@ class StreamFunction(Generic[Config]):
             log.error("invalid configuration:\n%s", error)
             raise
         self.context = context
+        self.seam = seam_of(context)  # the one place that reads what the function runs on
+        self.function_state = WriteBehindState(
+            context, self.seam, name=f"{name} state", on_failure=self._state_write_failed
+        )
         self.config = config  # type: ignore[assignment]
         try:
             self.setup(context)
@@ -121,6 +131,22 @@ class StreamFunction(Generic[Config]):
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
         raise NotImplementedError
+
+    def hold_until_saved(self, delivery: Delivery) -> None:
+        """Keep ``delivery`` unacked until the state put so far is stored (by the next :meth:`save_state`)."""
+        self.function_state.hold(delivery)  # type: ignore[union-attr]
+
+    def save_state(self) -> None:
+        """Store what was put in :attr:`function_state` since the last save, then ack the inputs held for it.
+
+        Returns at once: the seam's writer stores it (a thread on Pulsar, the runner between two messages
+        when embedded) and retries a failed write, the inputs staying unacked until it succeeds.
+        """
+        self.function_state.commit()  # type: ignore[union-attr]
+
+    def _state_write_failed(self) -> None:
+        if self.state_failure_metric is not None:
+            self.record(self.state_failure_metric, 1)
 
     def publish(
         self,

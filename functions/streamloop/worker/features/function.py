@@ -31,6 +31,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
 
     Config = FeaturesConfig
     role = "features"
+    state_failure_metric = "state_save_failures"
 
     def setup(self, context: Any) -> None:
         config: FeaturesConfig = self.config  # type: ignore[assignment]
@@ -42,7 +43,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
             None
             if layout is None
             else StateCache(
-                context,
+                self.function_state,
                 layout,
                 flush_every=config.state_flush_every,
                 flush_seconds=config.state_flush_seconds,
@@ -65,17 +66,14 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
             now = monotonic()
             state = states.get(key, now)
             x = self.featurizer.transform(record, ts, event_id, state)
-            states.updated(key, state, delivery)
+            states.updated(key, state)
+            self.hold_until_saved(delivery)
         payload = encode({"id": event_id, "key": key, "ts": ts, "x": x})
         self.publish(self.output, payload, key=key, acks=(delivery,))
         if states is not None and states.due(now):
             self._flush(now)
 
     def _flush(self, now: float) -> None:
-        try:
-            saved = self.states.flush(now)  # type: ignore[union-attr]
-        except Exception:  # the inputs stay unacked: retried at the next flush, redelivered after a restart
-            log.exception("features: saving window state failed")
-            self.record("state_save_failures", 1)
-            return
+        saved = self.states.flush(now)  # type: ignore[union-attr]
+        self.save_state()
         self.record("state_keys_saved", saved)

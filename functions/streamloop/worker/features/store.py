@@ -1,10 +1,10 @@
 """Per-key window state in memory, saved to Pulsar function state before the inputs it covers are acked.
 
-Keys are read with ``context.get_state`` the first time an instance sees them (so after a restart, or
-when Key_Shared hands a key over from another instance, the key continues where it was saved). Updates
-are batched: each updated key is marked dirty and its input is held (``delivery.hold()``); ``flush``
-puts every dirty key into a :class:`~streamloop.worker.writebehind.WriteBehindState` batch, whose writer
-thread stores it and only then releases the held inputs, while ``process()`` goes on with the next events. A
+Keys are read from function state the first time an instance sees them (so after a restart, or when
+Key_Shared hands a key over from another instance, the key continues where it was saved). Updates are
+batched: each updated key is marked dirty (and the function holds its input until saved); ``flush`` puts
+every dirty key into the function's :class:`~streamloop.worker.writebehind.WriteBehindState`, whose writer
+stores it and only then releases the held inputs, while ``process()`` goes on with the next events. A
 crash loses at most unsaved batches, whose inputs were never acked, so Pulsar redelivers them and they
 are recomputed from the saved state (a redelivered event already in the saved log is not counted twice).
 
@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import Any
 
 from streamloop.worker.features.state import KeyState, WindowLayout
-from streamloop.worker.function import Delivery
 from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.worker.features")
@@ -29,11 +27,11 @@ STATE_PREFIX = "window:"
 
 
 class StateCache:
-    """The window state of the keys one instance serves, over ``context.get_state``/``put_state``."""
+    """The window state of the keys one instance serves, over the function's state."""
 
     def __init__(
         self,
-        context: Any,
+        state: WriteBehindState,
         layout: WindowLayout,
         *,
         flush_every: int,
@@ -42,7 +40,7 @@ class StateCache:
         max_keys: int,
         now: float,
     ) -> None:
-        self._state = WriteBehindState(context, name="features state")
+        self._state = state
         self._layout = layout
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
@@ -50,7 +48,6 @@ class StateCache:
         self._max_keys = max_keys
         self._keys: OrderedDict[str, tuple[KeyState, float]] = OrderedDict()  # least recently seen first
         self._dirty: dict[str, KeyState] = {}
-        self._held: list[Delivery] = []
         self._last_flush = now
 
     def get(self, key: str, now: float) -> KeyState:
@@ -74,29 +71,20 @@ class StateCache:
             log.warning("features: starting key %r afresh: %s", key, error)
             return self._layout.new_state()
 
-    def updated(self, key: str, state: KeyState, delivery: Delivery) -> None:
-        """Mark ``key`` for saving and hold ``delivery`` until it is saved."""
+    def updated(self, key: str, state: KeyState) -> None:
+        """Mark ``key`` for saving."""
         self._dirty[key] = state
-        delivery.hold()
-        self._held.append(delivery)
 
     def due(self, now: float) -> bool:
-        return bool(self._held) and (
-            len(self._held) >= self._flush_every or now - self._last_flush >= self._flush_seconds
-        )
+        held = self._state.holding
+        return bool(held) and (held >= self._flush_every or now - self._last_flush >= self._flush_seconds)
 
     def flush(self, now: float) -> int:
-        """Save every updated key, then release the inputs held for them; returns the keys saved.
-
-        If ``put_state`` fails, the inputs stay held: the writer thread (inline: the next flush) retries,
-        and a restart gets them redelivered.
-        """
+        """Put every updated key into the function's state (saved with it); returns the keys put."""
         saved = len(self._dirty)
         for key, state in self._dirty.items():
             self._state.put_state(STATE_PREFIX + key, state.to_json())
         self._dirty.clear()
-        self._state.commit(self._held)
-        self._held = []
         self._last_flush = now
         while self._keys and (
             len(self._keys) > self._max_keys or now - next(iter(self._keys.values()))[1] > self._cache_seconds

@@ -1,17 +1,20 @@
 """HMAC-signed checkpoints in Pulsar function state: a pickle is only loaded after its signature checks out.
 
 A checkpoint is ``MAGIC + HMAC-SHA256(key, MAGIC + pickle) + pickle``, base64-encoded (``put_state`` takes
-``str``) and stored with :class:`~streamloop.worker.statestore.ChunkedState` (chunks, two alternating slots,
-manifest written last: a crash mid-save leaves the previous checkpoint whole).
+``str``) and stored with :class:`~streamloop.worker.statestore.ChunkedState` (chunks in a new slot, then the
+manifest: a crash mid-save leaves the previous checkpoint whole).
 
 A :class:`Segment` inside the state (an immutable run of strings, such as a batch of learned ids) is not
 pickled: it is stored once, as a JSON list under ``<key>/segment/<name>``, and the pickle keeps only its
 name and SHA-256. So a checkpoint costs what changed since the last one, not the size of every id window
-it carries. A segment is read back only while unpickling a payload whose HMAC already checked out, and
+it carries. New segments are put before the manifest that refers to them, and a segment no checkpoint
+refers to any more is deleted after it, so a crash after any prefix of those writes leaves a loadable
+checkpoint. A segment is read back only while unpickling a payload whose HMAC already checked out, and
 only if its digest matches; it is JSON, never unpickled.
 
 >>> class Memory(dict):
 ...     def put_state(self, key, value): self[key] = value
+...     def delete_state(self, key): self.pop(key, None)
 ...     def get_state(self, key): return self[key].encode() if key in self else None
 >>> state = Memory()
 >>> store = CheckpointStore(state, "learner", b"secret")
@@ -38,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from streamloop.worker.statestore import CHUNK_CHARS, ChunkedState, StateError
+from streamloop.worker.statestore import CHUNK_CHARS, ChunkedState, State, StateError
 
 MAGIC = b"streamloop-checkpoint-v1\n"
 DIGEST_SIZE = hashlib.sha256().digest_size
@@ -100,12 +103,12 @@ def unseal(
 
 
 class CheckpointStore:
-    """Save and load one signed checkpoint under ``key`` in a Pulsar ``context``'s state.
+    """Save and load one signed checkpoint under ``key`` in a function's state.
 
     Parameters
     ----------
-    context
-        Anything with Pulsar's ``put_state(key, str)`` and ``get_state(key) -> bytes | None``.
+    state
+        The function's state (:class:`~streamloop.worker.statestore.State`).
     key
         The state key of the manifest (:class:`~streamloop.worker.statestore.ChunkedState`); segments live
         under ``<key>/segment/<name>``.
@@ -115,14 +118,14 @@ class CheckpointStore:
         Largest state value written.
     """
 
-    def __init__(self, context: Any, key: str, secret: bytes, chunk_chars: int = CHUNK_CHARS) -> None:
+    def __init__(self, state: State, key: str, secret: bytes, chunk_chars: int = CHUNK_CHARS) -> None:
         if not secret:
             raise ValueError("an empty HMAC key would sign nothing")
-        self.context = context
+        self.state = state
         self.key = key
         self.secret = secret
         self.name = f"checkpoint {key!r}"
-        self._stored = ChunkedState(context, key, chunk_chars, name=self.name)
+        self._stored = ChunkedState(state, key, chunk_chars, name=self.name)
         self._segments: set[str] = set()  # segments stored and referenced by the current checkpoint
 
     def _segment_key(self, name: str) -> str:
@@ -136,14 +139,14 @@ class CheckpointStore:
             if type(obj) is not Segment:
                 return None
             if obj.name not in self._segments and obj.name not in referenced:
-                self.context.put_state(self._segment_key(obj.name), obj.encode())
+                self.state.put_state(self._segment_key(obj.name), obj.encode())
             referenced.add(obj.name)
             return ("segment", obj.name, obj.digest)
 
         text = base64.b64encode(seal(state, self.secret, persistent_id)).decode("ascii")
         self._stored.put(text)
-        for name in self._segments - referenced:  # no checkpoint refers to them any more
-            self.context.put_state(self._segment_key(name), "")
+        for name in sorted(self._segments - referenced):  # no checkpoint refers to them any more
+            self.state.delete_state(self._segment_key(name))
         self._segments = referenced
         return len(text)
 
@@ -152,7 +155,7 @@ class CheckpointStore:
         kind, name, digest = pid
         if kind != "segment":
             raise CheckpointError(f"{self.name}: unknown reference {kind!r}")
-        value = self.context.get_state(self._segment_key(name))
+        value = self.state.get_state(self._segment_key(name))
         if not value:
             raise CheckpointError(f"{self.name}: segment {name} is missing")
         text = value.decode("utf-8") if isinstance(value, bytes) else str(value)

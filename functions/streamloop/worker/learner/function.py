@@ -5,7 +5,8 @@ the serving model's prediction carried by the example, feed the drift detector, 
 :mod:`~streamloop.worker.learner.promotion`'s policy. Each example stays unacked (``delivery.hold()``) until a
 checkpoint that contains it is stored, so after a crash the learner resumes from its checkpoint and Pulsar
 redelivers exactly the examples it had not persisted: the model equals that of a run without the crash.
-Checkpoints are stored by a writer thread (:mod:`~streamloop.worker.writebehind`) while learning goes on.
+Checkpoints go into the function's state (:mod:`~streamloop.worker.writebehind`), stored behind the
+processing thread while learning goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from streamloop.worker.learner.export import model_properties, model_to_onnx
 from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
 from streamloop.worker.learner.state import LearnerState
-from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.worker.learner")
 
@@ -40,13 +40,13 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
 
     Config: ClassVar[type[LearnerConfig]] = LearnerConfig
     role: ClassVar[str] = "learner"
+    state_failure_metric: ClassVar[str | None] = "checkpoint_failures"
 
     def __init__(self) -> None:
         super().__init__()
         self.state: LearnerState | None = None
         self.store: CheckpointStore | None = None
         self.output_topic = ""
-        self._held: list[Delivery] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self, context: Any) -> None:
@@ -55,7 +55,6 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         except (ConfigError, CheckpointError) as error:
             log.error("learner cannot start (the input stays unacked): %s", error)
             raise
-        self._held = []
         if self.state.published is not None:  # its publish may not have been confirmed before a crash
             blob, properties = self.state.published
             self.publish(self.output_topic, blob, key=self._config.model_name, properties=properties)
@@ -73,8 +72,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
         key = secret.encode() if isinstance(secret, str) else bytes(secret)
-        self.writes = WriteBehindState(context, name="learner checkpoints")
-        self.store = CheckpointStore(self.writes, config.checkpoint_key, key)
+        self.store = CheckpointStore(self.function_state, config.checkpoint_key, key)  # type: ignore[arg-type]
         state = self.store.load()
         if state is None:
             return LearnerState.fresh(config)
@@ -133,9 +131,8 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self._promote(reason, example_id, delivery)
         if state.n_learned % config.metrics_every == 0:
             self._report_windows()
-        delivery.hold()
-        self._held.append(delivery)
-        if len(self._held) >= config.checkpoint_every:
+        self.hold_until_saved(delivery)
+        if self.function_state.holding >= config.checkpoint_every:  # type: ignore[union-attr]
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
@@ -238,22 +235,22 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self.record(f"{role}_{state.windows.name}", record[state.windows.name])
 
     def checkpoint(self) -> None:
-        """Store the state, then ack every example it contains (a failed store keeps them held).
+        """Save the state, then ack every example it contains once stored (a failed save keeps them held).
 
-        On Pulsar the writer thread stores it (and acks) while learning goes on.
+        The seam's writer stores it (and acks) while learning goes on.
         """
         config, state, store = self._config, self.state, self.store
         assert state is not None and store is not None
+        held = self.function_state.holding  # type: ignore[union-attr]
         started = time.perf_counter()
         state.seen_ids.close_segment()
         try:
             size = store.save(state)
-            self.writes.commit(self._held)
         except Exception:
-            log.exception("learner: storing the checkpoint failed; %d examples stay unacked", len(self._held))
+            log.exception("learner: saving the checkpoint failed; %d examples stay unacked", held)
             self.record("checkpoint_failures", 1)
             return
-        held, self._held = self._held, []
+        self.save_state()
         self.record("checkpoint_bytes", size)
         self.record("checkpoint_seconds", time.perf_counter() - started)
         self.metric_event(
@@ -263,6 +260,6 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
                 "model": config.model_name,
                 "n": state.n_learned,
                 "bytes": size,
-                "acked": len(held),
+                "acked": held,
             },
         )

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +70,3 @@ class LearnerState:
     def remember(self, example_id: str, limit: int) -> None:
         """Record a learned id, forgetting the oldest beyond ``limit``."""
         self.seen_ids.add(example_id, limit)
-
-    def __setstate__(self, saved: dict[str, Any]) -> None:
-        ids = saved.get("seen_ids")
-        if isinstance(ids, OrderedDict):  # a checkpoint from before IdWindow: every id in the pickle
-            window = IdWindow(max(len(ids), 1))
-            for example_id in ids:
-                window.add(example_id, window.limit)
-            saved["seen_ids"] = window
-        self.__dict__.update(saved)

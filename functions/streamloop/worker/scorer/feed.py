@@ -1,63 +1,67 @@
 """The scorer's model feed: every model message on the models topic, handed to a callback.
 
-Why not a TableView on a real broker: Pulsar 4.0's Python instance creates its client with
-``message_listener_threads=1`` and blocks that one thread in ``queue.put`` (a one-slot queue) whenever
-``process()`` is busy and another message is already waiting. A TableView's reads complete on that thread,
-so ``create_table_view`` called inside ``process()`` (the scorer's setup, on its first message) never
-returns once messages are queued behind it: a scorer started on a backlog — after a deploy, a crash or
-a broker restart — deadlocked and never scored anything (found by the chaos suite on 4.0.8). A
-synchronous ``Reader.read_next`` only pops the reader's own queue, which the IO thread fills, so the feed
-reads on its own thread and never needs the listener thread. The embedded client's TableView delivers
-updates when the runner runs callbacks, between messages and deterministically; it is used there.
+It reads the compacted topic with a Reader: first up to the end (the latest message of each key, before
+the first event is scored), then one message per :meth:`ModelFeed.step`, run by the function's seam (a
+thread on a Pulsar worker, the runner between two messages when embedded: the same code either way).
+
+Why not a TableView: Pulsar 4.0's Python instance creates its client with ``message_listener_threads=1``
+and blocks that one thread in ``queue.put`` (a one-slot queue) whenever ``process()`` is busy and another
+message is already waiting. A TableView's reads complete on that thread, so ``create_table_view`` called
+inside ``process()`` (the scorer's setup, on its first message) never returns once messages are queued
+behind it: a scorer started on a backlog — after a deploy, a crash or a broker restart — deadlocked and
+never scored anything (found by the chaos suite on 4.0.8). A synchronous ``Reader.read_next`` only pops
+the reader's own queue, which the IO thread fills, so it never needs the listener thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pulsar
 
+from streamloop.worker.seam import Finished, Seam
+
 log = logging.getLogger("streamloop.worker.scorer")
 
 OnModel = Callable[[str, bytes], None]
-READ_MILLIS = 1000
+CATCH_UP_MILLIS = 30_000
 
 
-def follow_models(client: Any, topic: str, on_model: OnModel) -> Any:
-    """Call ``on_model(key, payload)`` for the latest message of each key now, then for each new one.
+class ModelFeed:
+    """Reads the models topic and calls ``on_model(key, payload)`` for each message: a background job."""
 
-    Returns the object that keeps the feed alive (a TableView, or the reader thread).
-    """
-    if hasattr(client, "run_callbacks"):  # the embedded client: its TableView is deterministic
-        table = client.create_table_view(topic)
-        table.for_each_and_listen(on_model)
-        return table
-    reader = client.create_reader(topic, pulsar.MessageId.earliest, is_read_compacted=True)
-    latest: dict[str, bytes] = {}
-    while reader.has_message_available():  # catch up first: the first message is scored by the current model
-        message = reader.read_next(timeout_millis=30_000)
-        latest[message.partition_key()] = message.data()
-    for key, payload in latest.items():
-        on_model(key, payload)
-    thread = threading.Thread(target=_follow, args=(reader, on_model), name="streamloop-models", daemon=True)
-    thread.start()
-    return thread
+    name = "models feed"
 
+    def __init__(self, client: Any, topic: str, on_model: OnModel) -> None:
+        self._reader = client.create_reader(topic, pulsar.MessageId.earliest, is_read_compacted=True)
+        self._on_model = on_model
 
-def _follow(reader: Any, on_model: OnModel) -> None:
-    while True:
+    def catch_up(self) -> None:
+        """``on_model`` for the latest message of each key stored now."""
+        latest: dict[str, bytes] = {}
+        while self._reader.has_message_available():
+            message = self._reader.read_next(timeout_millis=CATCH_UP_MILLIS)
+            latest[message.partition_key()] = message.data()
+        for key, payload in latest.items():
+            self._on_model(key, payload)
+
+    def step(self, timeout: float) -> bool:
+        """Hand over the next message, waiting up to ``timeout`` seconds for one."""
         try:
-            message = reader.read_next(timeout_millis=READ_MILLIS)
+            message = self._reader.read_next(timeout_millis=int(timeout * 1000))
         except pulsar.Timeout:
-            continue
+            return False
         except pulsar.AlreadyClosed:  # the instance is shutting down
-            return
-        except Exception:  # a broker hiccup: the reader reconnects by itself
-            log.exception("scorer: reading the models topic failed; retrying")
-            time.sleep(1)
-            continue
-        on_model(message.partition_key(), message.data())
+            raise Finished from None
+        self._on_model(message.partition_key(), message.data())
+        return True
+
+
+def follow_models(client: Any, topic: str, on_model: OnModel, seam: Seam) -> ModelFeed:
+    """Call ``on_model`` for the latest message of each key now, then (run by ``seam``) for each new one."""
+    feed = ModelFeed(client, topic, on_model)
+    feed.catch_up()
+    seam.run_behind(feed)
+    return feed

@@ -42,9 +42,10 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
     model, or publishing, inside a client callback held the client's only callback thread; on a real
     broker that stalled the scorer for good.)
 
-    Each instance keeps the model it serves in function state (``serving/<model_name>/<instance id>``)
-    and starts from it after a restart: the compacted ``models`` topic holds only the newest message per
-    name, and when that one is bad a restarted scorer would otherwise have nothing to serve.
+    Each instance keeps the model it serves in function state (``serving/<model_name>/<instance id>``,
+    written behind the processing thread) and starts from it after a restart: the compacted ``models``
+    topic holds only the newest message per name, and when that one is bad a restarted scorer would
+    otherwise have nothing to serve.
     """
 
     Config = ScorerConfig
@@ -55,9 +56,14 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         self._last_x: dict[str, float] | None = None
         self._arrived: bytes | None = None  # the newest model bytes, not yet validated
         key = f"serving/{self.config.model_name}/{context.get_instance_id()}"
-        self._serving = ChunkedState(context, key, name=f"scorer state {key!r}")
+        self._serving = ChunkedState(self.function_state, key, name=f"scorer state {key!r}")  # type: ignore[arg-type]
         self._restore_serving_model()
-        self._feed = follow_models(context.get_pulsar_client(), self.config.models_topic, self._on_model)
+        self._feed = follow_models(
+            context.get_pulsar_client(),
+            self.config.models_topic,
+            self._on_model,
+            self.seam,  # type: ignore[arg-type]
+        )
 
     def _restore_serving_model(self) -> None:
         """Serve the model this instance served before a restart, validated again."""
@@ -101,8 +107,9 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             self.model = model
             log.info("serving model %s", model.label)
             self.record("models_loaded", 1)
-            if store:
+            if store:  # written behind, like all function state: the swap never waits for the store
                 self._serving.put(base64.b64encode(data).decode("ascii"))
+                self.save_state()
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
         record = decode_object(delivery.payload)
