@@ -169,3 +169,25 @@ def test_a_restarted_scorer_serves_its_last_good_model_when_the_newest_one_is_ba
         ("e2", "default:1"),
     ]
     assert [r["serving"] for r in rejections(scorer)] == ["default:1", "default:1"]  # before and after
+
+
+def test_a_model_swap_stores_the_serving_model_behind_the_processing_thread(scorer):
+    """Issue 12, defect 9: the new serving model's ``put_state`` calls must not block ``process()``."""
+    processing, puts = [], []
+    function, store = scorer.function, scorer.runner.state[scorer.name]
+    process, put = function.process, store.put
+
+    def tracked_process(*args):
+        processing.append(True)
+        try:
+            return process(*args)
+        finally:
+            processing.pop()
+
+    function.process = tracked_process
+    store.put = lambda key, value: (puts.append((key, bool(processing))), put(key, value))
+    publish_model(scorer, linear_classifier(["a", "b"], [1.0, 1.0], version="1"))
+    scorer.send(features(0))
+    assert scorer.records(PREDICTIONS)[0]["model"] == "default:1"
+    assert puts and all(key.startswith("serving/default/0") for key, _ in puts)
+    assert not [key for key, inside in puts if inside]  # stored after process() returned

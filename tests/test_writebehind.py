@@ -1,25 +1,29 @@
-"""Write-behind state: nothing released before it is stored, newest value read back, order kept, retries."""
+"""Write-behind state: nothing released before it is stored, newest value read back, crash-safe order, retries."""
 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from streamloop.runtime.context import FunctionContext
-from streamloop.runtime.state import MemoryStateStore
-from streamloop.worker import writebehind
-from streamloop.worker.writebehind import WriteBehindState, writes_behind
+from streamloop.runtime.seam import Driven
+from streamloop.worker import seam
+from streamloop.worker.learner.checkpoint import CheckpointStore
+from streamloop.worker.learner.dedup import IdWindow
+from streamloop.worker.seam import Threads
+from streamloop.worker.writebehind import WriteBehindState
 
 
-class SlowState:
-    """A remote-like store: each ``put_state`` waits for ``gate``; can fail its first ``failures`` puts."""
+class Recording:
+    """A store that logs every ``put_state`` in order; ``gate`` holds puts back; the first ``failures`` fail."""
 
     def __init__(self, failures: int = 0) -> None:
         self.values: dict[str, str] = {}
         self.log: list[tuple[str, str]] = []
         self.gate = threading.Event()
+        self.gate.set()
         self.failures = failures
 
     def put_state(self, key: str, value: str) -> None:
@@ -37,18 +41,26 @@ class SlowState:
 
 class Input:
     def __init__(self) -> None:
+        self.holds = 0
         self.released = threading.Event()
 
+    def hold(self) -> None:
+        self.holds += 1
+
     def release(self) -> None:
-        self.released.set()
+        self.holds -= 1
+        if self.holds == 0:
+            self.released.set()
 
 
-def test_inputs_are_released_only_after_their_batch_is_stored() -> None:
-    store = SlowState()
-    state = WriteBehindState(store, background=True)
+def test_inputs_are_released_only_after_their_batch_is_stored_by_the_writer_thread() -> None:
+    store = Recording()
+    store.gate.clear()
+    state = WriteBehindState(store, Threads())
     first = Input()
     state.put_state("window:a", "1")
-    state.commit([first])
+    state.hold(first)
+    state.commit()  # returns at once: the thread stores it
     assert not first.released.wait(0.2)
     assert state.get_state("window:a") == b"1"  # read back while it is being written
     store.gate.set()
@@ -56,59 +68,133 @@ def test_inputs_are_released_only_after_their_batch_is_stored() -> None:
     assert store.values == {"window:a": "1"}
 
 
-def test_batches_queued_meanwhile_are_merged_newest_value_last_put_last() -> None:
-    store = SlowState()
-    state = WriteBehindState(store, background=True)
-    inputs = [Input() for _ in range(3)]
-    state.put_state("held", "0")
-    state.commit([inputs[0]])  # the writer takes it and blocks on the gate
-    deadline = time.monotonic() + 5
-    while not state._writing and time.monotonic() < deadline:  # the writer has taken it
-        time.sleep(0.01)
-    state.put_state("ck/1/0", "old chunk")
+def test_the_embedded_seam_stores_between_messages() -> None:
+    store, driven = Recording(), Driven()
+    state = WriteBehindState(store, driven)
+    held = Input()
+    state.put_state("k", "v")
+    state.hold(held)
+    state.commit()
+    assert store.values == {} and not held.released.is_set()  # nothing is written inside process()
+    assert driven.run() == 1
+    assert store.values == {"k": "v"} and held.released.is_set()
+    assert driven.run() == 0
+
+
+def test_batches_committed_meanwhile_are_merged_puts_first_deletions_last() -> None:
+    store = Recording()
+    state = WriteBehindState(store)
+    state.put_state("ck/1/0", "A chunk")
     state.put_state("ck", "manifest slot 1")
-    state.commit([inputs[1]])
-    state.put_state("ck/0/0", "new chunk")
-    state.put_state("ck", "manifest slot 0")
-    state.commit([inputs[2]])
-    assert state.get_state("ck") == b"manifest slot 0"
-    store.gate.set()
-    assert all(i.released.wait(5) for i in inputs)
+    state.delete_state("ck/segment/0")  # A's checkpoint stops referring to segment 0
+    state.commit()
+    state.put_state("ck/segment/2", "B segment")
+    state.put_state("ck/2/0", "B chunk")
+    state.put_state("ck", "manifest slot 2")
+    state.delete_state("ck/1/0")
+    state.commit()
+    assert state.get_state("ck") == b"manifest slot 2" and state.get_state("ck/1/0") is None
+    assert state.step(timeout=0)
     assert store.log == [
-        ("held", "0"),
-        ("ck/1/0", "old chunk"),
-        ("ck/0/0", "new chunk"),
-        ("ck", "manifest slot 0"),  # the manifest once, after both chunks
+        ("ck/segment/2", "B segment"),
+        ("ck/2/0", "B chunk"),
+        ("ck", "manifest slot 2"),  # the manifest once, after everything it refers to
+        ("ck/segment/0", ""),  # deletions only after it: a crash anywhere leaves a loadable checkpoint
+        ("ck/1/0", ""),
     ]
 
 
-def test_a_failed_store_is_retried_and_only_then_released(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(writebehind, "RETRY_SECONDS", (0.05,))
-    store = SlowState(failures=2)
-    store.gate.set()
-    state = WriteBehindState(store, background=True)
+def test_a_failed_store_is_retried_by_the_thread_and_only_then_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(seam, "RETRY_SECONDS", (0.05,))
+    failures: list[int] = []
+    store = Recording(failures=2)
+    state = WriteBehindState(store, Threads(), on_failure=lambda: failures.append(1))
     done = Input()
     state.put_state("k", "v")
-    state.commit([done])
+    state.hold(done)
+    state.commit()
     assert done.released.wait(5)
-    assert store.values == {"k": "v"} and store.failures == 0
+    assert store.values == {"k": "v"} and failures == [1, 1]
 
 
-def test_inline_commit_raises_and_keeps_the_rest_open() -> None:
-    store = SlowState(failures=1)
-    store.gate.set()
-    state = WriteBehindState(store, background=False)
+def test_a_failed_embedded_store_keeps_its_inputs_held_until_a_later_run_stores_it() -> None:
+    store, driven = Recording(failures=1), Driven()
+    state = WriteBehindState(store, driven)
     done = Input()
     state.put_state("k", "v")
-    with pytest.raises(ConnectionError):
-        state.commit([done])
+    state.hold(done)
+    state.commit()
+    assert driven.run() == 0  # failed (logged), nothing released
     assert not done.released.is_set() and state.get_state("k") == b"v"
-    state.commit([done])
+    assert driven.run() == 1
     assert done.released.is_set() and store.values == {"k": "v"}
 
 
-def test_only_remote_state_is_written_behind() -> None:
-    assert writes_behind(object())  # Pulsar's own ContextImpl: BookKeeper's table service
-    embedded = FunctionContext.__new__(FunctionContext)
-    embedded.state = MemoryStateStore()
-    assert not writes_behind(embedded)
+# -- a crash after any prefix of any write sequence leaves a loadable checkpoint -------------------------
+
+KEY, SECRET = "ck", b"secret"
+# One step of a learner: learn some ids, then maybe checkpoint (commit), then maybe let the writer store
+# everything committed so far (one merged write). Chunks of 40 chars make checkpoints of varying chunk counts.
+Step = tuple[int, bool, bool]
+steps = st.lists(st.tuples(st.integers(0, 6), st.booleans(), st.booleans()), min_size=1, max_size=12)
+
+
+def run_learner(plan: list[Step]) -> tuple[list[tuple[str, str]], list[tuple[int, list[str]]]]:
+    """Every ``put_state`` the store saw, in order, and every checkpoint saved (ids learned, id window)."""
+    store = Recording()
+    state = WriteBehindState(store)
+    checkpoints = CheckpointStore(state, KEY, SECRET, chunk_chars=40)
+    window = IdWindow()
+    saved: list[tuple[int, list[str]]] = []
+    n = 0
+    for learned, checkpoint, write in plan:
+        for _ in range(learned):
+            window.add(f"e{n}", limit=5)
+            n += 1
+        if checkpoint:
+            window.close_segment()
+            checkpoints.save({"ids": window, "n": n})
+            saved.append((n, list(window)))
+            state.commit()
+        if write:
+            state.step(timeout=0)
+    state.step(timeout=0)
+    return store.log, saved
+
+
+class Crashed(dict):
+    """The state a crash left: what the prefix stored (``""`` reads as absent, as on Pulsar)."""
+
+    def get_state(self, key: str) -> bytes | None:
+        value = self.get(key)
+        return value.encode() if value else None
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps)
+def test_every_prefix_of_the_stored_writes_leaves_a_loadable_checkpoint(plan: list[Step]) -> None:
+    log, saved = run_learner(plan)
+    learned_before = -1
+    for end in range(len(log) + 1):
+        loaded = CheckpointStore(Crashed(log[:end]), KEY, SECRET).load()  # CheckpointError: not loadable
+        if loaded is None:
+            assert learned_before == -1  # nothing was stored yet
+            continue
+        checkpoint = (loaded["n"], list(loaded["ids"]))
+        assert checkpoint in saved  # one of the checkpoints saved, whole
+        assert checkpoint[0] >= learned_before  # never an older one than a shorter prefix left
+        learned_before = checkpoint[0]
+    if saved:
+        final = CheckpointStore(Crashed(log), KEY, SECRET).load()
+        assert (final["n"], list(final["ids"])) == saved[-1]
+
+
+def test_the_merge_that_lost_a_segment_now_keeps_every_prefix_loadable() -> None:
+    """Issue 12, defect 1: checkpoints P, Q stored, then A (drops segment 0) and B merged into one write."""
+    plan = [(3, True, True), (3, True, True), (3, True, False), (3, True, True)]
+    log, saved = run_learner(plan)
+    for end in range(len(log) + 1):
+        CheckpointStore(Crashed(log[:end]), KEY, SECRET).load()
+    assert ("ck/segment/0", "") in log
