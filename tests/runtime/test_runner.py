@@ -134,3 +134,10 @@ def test_compacted_models_topic_by_default():
     runner = Runner([])
     assert runner.client.topic("models").compacted
     assert not runner.client.topic("events").compacted
+
+
+def test_each_transport_has_its_own_driver():
+    with pytest.raises(TypeError, match="pump"):
+        Runner([]).run()  # the embedded transport is driven deterministically
+    with pytest.raises(TypeError, match="run"):
+        Runner([], client=object()).pump()  # a broker's client is served by threads
