@@ -80,12 +80,14 @@ class StreamFunction(Generic[Config]):
     role: ClassVar[str] = "function"
     state_failure_metric: ClassVar[str | None] = None
     """The user metric that counts failed writes of :attr:`function_state` (each is retried)."""
+    seam: Seam
+    """What runs the function's background work, handed over by the runtime (set with the config)."""
+    function_state: WriteBehindState
+    """The function's state, written behind (:meth:`hold_until_saved`, :meth:`save_state`)."""
 
     def __init__(self) -> None:  # Pulsar calls the constructor without arguments
         self.config: Config | None = None
         self.context: Any = None
-        self.seam: Seam | None = None
-        self.function_state: WriteBehindState | None = None
         self._producers: dict[str, Any] = {}
 
     # -- Pulsar's entry point ------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class StreamFunction(Generic[Config]):
 
     def hold_until_saved(self, delivery: Delivery) -> None:
         """Keep ``delivery`` unacked until the state put so far is stored (by the next :meth:`save_state`)."""
-        self.function_state.hold(delivery)  # type: ignore[union-attr]
+        self.function_state.hold(delivery)
 
     def save_state(self) -> None:
         """Store what was put in :attr:`function_state` since the last save, then ack the inputs held for it.
@@ -142,7 +144,7 @@ class StreamFunction(Generic[Config]):
         Returns at once: the seam's writer stores it (a thread on Pulsar, the runner between two messages
         when embedded) and retries a failed write, the inputs staying unacked until it succeeds.
         """
-        self.function_state.commit()  # type: ignore[union-attr]
+        self.function_state.commit()
 
     def _state_write_failed(self) -> None:
         if self.state_failure_metric is not None:

@@ -62,9 +62,7 @@ class ChunkedState:
 
     def _get(self, key: str) -> str | None:
         value = self.state.get_state(key)
-        if value is None or value == b"" or value == "":
-            return None
-        return value.decode("ascii") if isinstance(value, bytes) else str(value)
+        return value.decode("ascii") if value else None  # b"": deleted
 
     def put(self, text: str) -> int:
         """Replace the value with ``text`` (ASCII); returns the number of chunks written."""

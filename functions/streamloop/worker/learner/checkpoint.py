@@ -158,7 +158,7 @@ class CheckpointStore:
         value = self.state.get_state(self._segment_key(name))
         if not value:
             raise CheckpointError(f"{self.name}: segment {name} is missing")
-        text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+        text = value.decode("utf-8")
         if not hmac.compare_digest(hashlib.sha256(text.encode()).hexdigest(), digest):
             raise CheckpointError(f"{self.name}: segment {name} does not match its digest")
         records = orjson.loads(text)

@@ -2,11 +2,11 @@
 
 Per example: skip it if its id was already learned; predict with the live model (pure), score it against
 the serving model's prediction carried by the example, feed the drift detector, learn, and promote by
-:mod:`~streamloop.worker.learner.promotion`'s policy. Each example stays unacked (``delivery.hold()``) until a
-checkpoint that contains it is stored, so after a crash the learner resumes from its checkpoint and Pulsar
-redelivers exactly the examples it had not persisted: the model equals that of a run without the crash.
-Checkpoints go into the function's state (:mod:`~streamloop.worker.writebehind`), stored behind the
-processing thread while learning goes on.
+:mod:`~streamloop.worker.learner.promotion`'s policy. Each example stays unacked (``hold_until_saved``)
+until a checkpoint that contains it is stored, so after a crash the learner resumes from its checkpoint
+and Pulsar redelivers exactly the examples it had not persisted: the model equals that of a run without
+the crash. Checkpoints go into the function's state (:mod:`~streamloop.worker.writebehind`), stored
+behind the processing thread while learning goes on.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
         key = secret.encode() if isinstance(secret, str) else bytes(secret)
-        self.store = CheckpointStore(self.function_state, config.checkpoint_key, key)  # type: ignore[arg-type]
+        self.store = CheckpointStore(self.function_state, config.checkpoint_key, key)
         state = self.store.load()
         if state is None:
             return LearnerState.fresh(config)
@@ -132,7 +132,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if state.n_learned % config.metrics_every == 0:
             self._report_windows()
         self.hold_until_saved(delivery)
-        if self.function_state.holding >= config.checkpoint_every:  # type: ignore[union-attr]
+        if self.function_state.holding >= config.checkpoint_every:
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
@@ -241,7 +241,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         """
         config, state, store = self._config, self.state, self.store
         assert state is not None and store is not None
-        held = self.function_state.holding  # type: ignore[union-attr]
+        held = self.function_state.holding
         started = time.perf_counter()
         state.seen_ids.close_segment()
         try:

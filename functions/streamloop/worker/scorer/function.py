@@ -56,13 +56,13 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         self._last_x: dict[str, float] | None = None
         self._arrived: bytes | None = None  # the newest model bytes, not yet validated
         key = f"serving/{self.config.model_name}/{context.get_instance_id()}"
-        self._serving = ChunkedState(self.function_state, key, name=f"scorer state {key!r}")  # type: ignore[arg-type]
+        self._serving = ChunkedState(self.function_state, key, name=f"scorer state {key!r}")
         self._restore_serving_model()
         self._feed = follow_models(
             context.get_pulsar_client(),
             self.config.models_topic,
             self._on_model,
-            self.seam,  # type: ignore[arg-type]
+            self.seam,
         )
 
     def _restore_serving_model(self) -> None:
