@@ -19,17 +19,20 @@ from streamloop.worker.writebehind import WriteBehindState
 class Recording:
     """Logs every ``put_state`` in order; ``gate`` holds puts back; the first ``failures`` puts fail."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(self, failures: int = 0, failing: frozenset[int] = frozenset()) -> None:
         self.values: dict[str, str] = {}
         self.log: list[tuple[str, str]] = []
         self.gate = threading.Event()
         self.gate.set()
         self.failures = failures
+        self.failing = failing  # which put attempts (counted from 0) fail
+        self.attempts = 0
 
     def put_state(self, key: str, value: str) -> None:
         assert self.gate.wait(10)
-        if self.failures:
-            self.failures -= 1
+        self.attempts += 1
+        if self.failures or self.attempts - 1 in self.failing:
+            self.failures = max(self.failures - 1, 0)
             raise ConnectionError("table service unavailable")
         self.values[key] = value
         self.log.append((key, value))
@@ -137,19 +140,31 @@ def test_a_failed_embedded_store_keeps_its_inputs_held_until_a_later_run_stores_
 KEY, SECRET = "ck", b"secret"
 # One step of a learner: learn some ids, then maybe checkpoint (commit), then maybe let the writer store
 # everything committed so far (one merged write). Chunks of 40 chars make checkpoints of varying chunk counts.
+# Some put attempts fail: the write stops there and is retried whole by the next one.
 Step = tuple[int, bool, bool]
 steps = st.lists(st.tuples(st.integers(0, 6), st.booleans(), st.booleans()), min_size=1, max_size=12)
+failing = st.frozensets(st.integers(0, 80), max_size=4)
 
 
-def run_learner(plan: list[Step]) -> tuple[list[tuple[str, str]], list[tuple[int, list[str]]]]:
+def write(state: WriteBehindState) -> bool:
+    """One write of everything committed; whether there was something to write (stored or failed)."""
+    try:
+        return state.step(timeout=0)
+    except ConnectionError:
+        return True
+
+
+def run_learner(
+    plan: list[Step], fail: frozenset[int] = frozenset()
+) -> tuple[list[tuple[str, str]], list[tuple[int, list[str]]]]:
     """Every ``put_state`` the store saw, in order, and every checkpoint saved (ids learned, id window)."""
-    store = Recording()
+    store = Recording(failing=fail)
     state = WriteBehindState(store)
     checkpoints = CheckpointStore(state, KEY, SECRET, chunk_chars=40)
     window = IdWindow()
     saved: list[tuple[int, list[str]]] = []
     n = 0
-    for learned, checkpoint, write in plan:
+    for learned, checkpoint, flush in plan:
         for _ in range(learned):
             window.add(f"e{n}", limit=5)
             n += 1
@@ -158,9 +173,10 @@ def run_learner(plan: list[Step]) -> tuple[list[tuple[str, str]], list[tuple[int
             checkpoints.save({"ids": window, "n": n})
             saved.append((n, list(window)))
             state.commit()
-        if write:
-            state.step(timeout=0)
-    state.step(timeout=0)
+        if flush:
+            write(state)
+    while write(state):  # the rest, however many retries it takes
+        pass
     return store.log, saved
 
 
@@ -172,10 +188,12 @@ class Crashed(dict):
         return value.encode() if value else None
 
 
-@settings(max_examples=60, deadline=None)
-@given(steps)
-def test_every_prefix_of_the_stored_writes_leaves_a_loadable_checkpoint(plan: list[Step]) -> None:
-    log, saved = run_learner(plan)
+@settings(max_examples=80, deadline=None)
+@given(steps, failing)
+def test_every_prefix_of_the_stored_writes_leaves_a_loadable_checkpoint(
+    plan: list[Step], fail: frozenset[int]
+) -> None:
+    log, saved = run_learner(plan, fail)
     learned_before = -1
     for end in range(len(log) + 1):
         loaded = CheckpointStore(Crashed(log[:end]), KEY, SECRET).load()  # CheckpointError: not loadable

@@ -1,8 +1,9 @@
 """``FunctionHarness``: drive one function with messages and look at what it did — no broker.
 
 Built on the runner's pieces (in-memory client, Context, instances), like Bytewax's ``TestingSource``/
-``TestingSink``: each :meth:`~FunctionHarness.send` is processed at once, callbacks included, and then
-outputs, acks, state, metrics and logs can be inspected.
+``TestingSink``: each :meth:`~FunctionHarness.send` is processed at once, callbacks and the function's
+background work (state writes, the model feed) included, and then outputs, acks, state, metrics and logs
+can be inspected.
 
 >>> from streamloop.worker.codec import decode_object, encode
 >>> from streamloop.worker.function import StreamFunction
