@@ -131,6 +131,24 @@ def test_inputs_are_acked_only_once_their_state_is_saved() -> None:
     assert saved["fields"] == ["amount"] and [entry[1] for entry in saved["log"]] == ["e0", "e1", "e2", "e3"]
 
 
+def test_a_failed_state_write_is_counted_and_retried_with_its_inputs_still_unacked() -> None:
+    h = harness()  # state_flush_every: 4
+    store = h.runner.state[h.name]
+    put, down = store.put, [True]
+
+    def flaky(key: str, value: str) -> None:
+        if down[0]:
+            raise ConnectionError("table service unavailable")
+        put(key, value)
+
+    store.put = flaky
+    sent = [h.send(event(i)) for i in range(4)]
+    assert h.unacked == sent and h.metrics["state_save_failures"] and h.state == {}
+    down[0] = False
+    sent.append(h.send(event(4)))  # the write is retried after the next message, and stored
+    assert h.unacked == [sent[-1]] and STATE_PREFIX + "u1" in h.state
+
+
 def test_a_stateless_config_acks_at_once_and_keeps_no_state() -> None:
     h = harness({"features": CONFIG["features"][:2]})
     first = h.send(event(0))

@@ -45,5 +45,5 @@ class Driven:
             except Finished:
                 self._jobs.remove(job)
             except Exception:
-                log.exception("%s: failed; retried after the next message", job.name)
+                log.exception("%s: failed; retried on the next run", job.name)
         return done
