@@ -31,6 +31,9 @@ class AdminState:
     def put_state(self, key: str, value: str) -> None:
         self.stage.put_state(self.function, key, value)
 
+    def delete_state(self, key: str) -> None:
+        self.put_state(key, "")  # as the function does: Pulsar's Python Context has no deletion
+
 
 def load_checkpoint(stage: Stage, key: bytes | None = None) -> Any:
     """The deployed learner's :class:`LearnerState`, HMAC-checked by the learner's own code first."""
