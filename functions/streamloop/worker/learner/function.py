@@ -19,7 +19,7 @@ from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
-from streamloop.worker.learner.export import model_properties, model_to_onnx
+from streamloop.worker.learner.export import model_to_onnx
 from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
 from streamloop.worker.learner.state import LearnerState
@@ -30,6 +30,7 @@ from streamloop.worker.messages import (
     read_example,
     window_event,
 )
+from streamloop.worker.modelcontract import read_properties
 from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.worker.learner")
@@ -192,7 +193,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if policy.paired:
             metadata[metric] = repr(policy.challenger_metric.get())
         blob = model_to_onnx(state.model, state.feature_names, metadata, classes=config.label_classes)
-        properties = model_properties(state.model, state.feature_names, metadata, config.label_classes)
+        properties = read_properties(blob)
         self.publish(self.output_topic, blob, key=config.model_name, properties=properties, acks=(delivery,))
         scores = (
             {

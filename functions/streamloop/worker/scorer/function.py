@@ -13,8 +13,9 @@ from streamloop.worker.codec import encode
 from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.messages import prediction_record, read_features, rejection_event
+from streamloop.worker.modelcontract import ModelRejected
 from streamloop.worker.scorer.feed import follow_models
-from streamloop.worker.scorer.model import ModelRejected, OnnxModel
+from streamloop.worker.scorer.model import OnnxModel
 from streamloop.worker.statestore import ChunkedState, StateError
 
 log = logging.getLogger("streamloop.worker.scorer")
