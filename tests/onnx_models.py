@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from streamloop.worker.modelfile import attach_metadata
+from streamloop.worker.modelcontract import ModelMetadata, write_model
 
 
 def linear_classifier(
@@ -55,10 +55,10 @@ def linear_classifier(
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    meta = {"version": version, "feature_names": list(feature_names), "task": "classification"}
-    meta["classes"] = list(classes)
-    meta.update(metadata or {})
-    return attach_metadata(model, meta)
+    extra = dict(metadata or {})
+    version = extra.pop("version", version)
+    meta = ModelMetadata(version, tuple(feature_names), "classification", tuple(classes), extra)
+    return write_model(model, meta)
 
 
 def sigmoid(z: float) -> float:

@@ -138,7 +138,7 @@ def test_pending_items_survive_a_crash_through_redelivery(joiner):
         (LABELS, b'{"id": "e1"}', "label: missing"),
         (LABELS, b'{"label": true}', "id: missing"),
         (PREDICTIONS, b'{"id": "e1", "x": 3}', "x: expected an object"),
-        (LABELS, b'{"id": "e1", "label": 1, "ts": "yesterday"}', "ts: expected finite epoch seconds"),
+        (LABELS, b'{"id": "e1", "label": 1, "ts": "yesterday"}', "ts: expected a finite number, got str"),
         (PREDICTIONS, b"\xff\xfe not utf-8", "payload: invalid JSON"),
     ],
 )

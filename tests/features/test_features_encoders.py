@@ -11,7 +11,7 @@ import pytest
 from streamloop.worker.codec import BadMessage, decode_object
 from streamloop.worker.features import FeaturesConfig, Featurizer
 from streamloop.worker.features.encoders import stable_bucket
-from streamloop.worker.features.values import entity_key, event_time
+from streamloop.worker.messages import entity_key, event_time
 
 T = 1767229200.0  # 2026-01-01T01:00:00Z, a Thursday
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from streamloop.worker.modelfile import attach_metadata
+from streamloop.worker.modelcontract import ModelMetadata, write_model
 
 
 def train_onnx(
@@ -54,14 +54,6 @@ def train_onnx(
         options=options,
         target_opset=17,
     )
-    metadata: dict[str, Any] = {
-        "version": version,
-        "feature_names": names,
-        "task": task,
-        "n_trained": len(rows),
-        "created_at": time.time(),
-        "source": source,
-    }
-    if task == "classification":
-        metadata["classes"] = pipeline.classes_.tolist()
-    return attach_metadata(proto, metadata)
+    classes = tuple(pipeline.classes_.tolist()) if task == "classification" else None
+    extra = {"n_trained": len(rows), "created_at": time.time(), "source": source}
+    return write_model(proto, ModelMetadata(version, tuple(names), task, classes, extra))

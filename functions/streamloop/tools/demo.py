@@ -24,6 +24,7 @@ from streamloop.runtime.runner import Runner
 from streamloop.tools.replay import replay
 from streamloop.worker.config import topic
 from streamloop.worker.learner.models import build_model, pure_inference_mode
+from streamloop.worker.messages import read_example, read_metric_record, read_prediction
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z: one event per second from here
 CHANNELS = ("web", "app", "pos")
@@ -106,13 +107,13 @@ def run_demo(
     client = runner.client
     predictions = {}
     for message in read_topic(client, topic("predictions")):
-        record = orjson.loads(message.data())
-        predictions.setdefault(record["id"], record)
+        prediction = read_prediction(message.data())
+        predictions.setdefault(prediction["id"], prediction)
     examples = {}
     for message in read_topic(client, topic("examples")):
-        record = orjson.loads(message.data())
-        examples.setdefault(record["id"], record)
-    events_metrics = [orjson.loads(m.data()) for m in read_topic(client, topic("metrics"))]
+        example = read_example(message.data())
+        examples.setdefault(example["id"], example)
+    events_metrics = [r for m in read_topic(client, topic("metrics")) if (r := read_metric_record(m.data()))]
     runner.stop()
 
     index = {e["id"]: i for i, (e, _) in enumerate(pairs)}

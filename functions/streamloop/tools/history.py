@@ -24,7 +24,7 @@ from typing import Any
 from streamloop.worker.config import FunctionFile, parse_user_config
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.featurizer import Featurizer
-from streamloop.worker.features.values import entity_key, event_time
+from streamloop.worker.messages import entity_key, event_time
 
 Row = tuple[dict[str, float], Any]
 

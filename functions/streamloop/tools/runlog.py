@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pulsar
 
 from streamloop.tools.records import read_records, write_jsonl
+from streamloop.worker.codec import BadMessage, decode_object
 from streamloop.worker.config import DEFAULT_NAMESPACE
+from streamloop.worker.messages import read_metric_record, require_id
 
 STAGES = {"event → prediction": ("events", "predictions"), "label → example": ("labels", "examples")}
 
@@ -81,8 +82,8 @@ def _publish_times(messages: list[Any], by_payload_id: bool) -> dict[str, int]:
     for message in messages:
         if by_payload_id:
             try:
-                key = str(orjson.loads(message.data()).get("id"))
-            except (orjson.JSONDecodeError, AttributeError):
+                key = require_id(decode_object(message.data()))
+            except BadMessage:
                 continue
         else:
             key = message.partition_key()
@@ -94,10 +95,9 @@ def collect(client: Any, namespace: str = DEFAULT_NAMESPACE) -> RunLog:
     """Read ``metrics`` and the stage latencies of the loop in ``namespace`` through ``client``."""
     metrics = []
     for message in read_messages(client, topic("metrics", namespace)):
-        try:
-            metrics.append(orjson.loads(message.data()))
-        except orjson.JSONDecodeError:
-            continue
+        record = read_metric_record(message.data())
+        if record is not None:
+            metrics.append(record)
     latencies: dict[str, list[float]] = {}
     for stage, (source, sink) in STAGES.items():
         # Events are keyed by entity, so their id is in the payload; every other topic is keyed by event id.

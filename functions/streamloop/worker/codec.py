@@ -1,5 +1,7 @@
 """Message payloads: JSON objects in and out (orjson), raw bytes through Pulsar's SerDe hook.
 
+The record shapes on each topic are in :mod:`streamloop.worker.messages`.
+
 >>> decode_object(b'{"id": "e1", "amount": 3.5}')
 {'id': 'e1', 'amount': 3.5}
 >>> encode({"id": "e1", "x": {"a": 1.0}})
@@ -44,6 +46,30 @@ class RawBytes:
         return bytes(input_bytes)
 
 
+def finite_number(value: Any, field: str) -> float:
+    """A finite int or float (never a bool) as a float: the one number check of every message field.
+
+    >>> finite_number(2, "amount"), finite_number(2.5, "amount")
+    (2.0, 2.5)
+    >>> finite_number(True, "amount")
+    Traceback (most recent call last):
+    ...
+    streamloop.worker.codec.BadMessage: amount: expected a finite number, got bool
+    >>> finite_number(float("inf"), "x.a")
+    Traceback (most recent call last):
+    ...
+    streamloop.worker.codec.BadMessage: x.a: expected a finite number, got inf
+    """
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise BadMessage(f"{field}: expected a finite number, got {value!r}")
+    if kind is int:
+        return float(value)
+    raise BadMessage(f"{field}: expected a finite number, got {kind.__name__}")
+
+
 def decode_object(payload: bytes) -> dict[str, Any]:
     """Decode a JSON object, raising ``BadMessage`` for anything else."""
     try:
@@ -68,53 +94,14 @@ def _non_finite_field(payload: bytes) -> str | None:
         return None
     if isinstance(lenient, dict):
         for name, value in lenient.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                return f"{name}: expected a finite number, got {value!r}"
+            if isinstance(value, float):
+                try:
+                    finite_number(value, name)
+                except BadMessage as error:
+                    return str(error)
     return None
 
 
 def encode(value: Any) -> bytes:
     """Encode to compact JSON bytes (non-finite floats become ``null``, as JSON has none)."""
     return orjson.dumps(value)
-
-
-def require_id(record: dict[str, Any], field: str = "id") -> str:
-    """Return the record's id as a non-empty string.
-
-    >>> require_id({"id": 7})
-    '7'
-    >>> require_id({"id": ""})
-    Traceback (most recent call last):
-    ...
-    streamloop.worker.codec.BadMessage: id: missing or empty
-    """
-    value = record.get(field)
-    if value is None or value == "" or isinstance(value, (dict, list, bool)):
-        if isinstance(value, (dict, list, bool)):
-            raise BadMessage(f"{field}: expected a string or integer, got {type(value).__name__}")
-        raise BadMessage(f"{field}: missing or empty")
-    if isinstance(value, float):
-        raise BadMessage(f"{field}: expected a string or integer, got float")
-    return str(value)
-
-
-def require_features(record: dict[str, Any], field: str = "x") -> dict[str, float]:
-    """Return the record's feature dict, checking every value is a finite number.
-
-    >>> require_features({"x": {"a": 1, "b": 2.5}})
-    {'a': 1.0, 'b': 2.5}
-    >>> require_features({"x": {"a": "1"}})
-    Traceback (most recent call last):
-    ...
-    streamloop.worker.codec.BadMessage: x.a: expected a finite number, got str
-    """
-    x = record.get(field)
-    if not isinstance(x, dict):
-        raise BadMessage(f"{field}: expected an object of feature values, got {type(x).__name__}")
-    out: dict[str, float] = {}
-    for name, value in x.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            kind = type(value).__name__ if not isinstance(value, float) else "non-finite float"
-            raise BadMessage(f"{field}.{name}: expected a finite number, got {kind}")
-        out[name] = float(value)
-    return out

@@ -27,6 +27,7 @@ import pulsar
 
 from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import Config, ConfigError, UserConfig, parse_user_config
+from streamloop.worker.messages import dead_letter_properties
 from streamloop.worker.seam import Seam, seam_of
 from streamloop.worker.writebehind import WriteBehindState
 
@@ -197,12 +198,9 @@ class StreamFunction(Generic[Config]):
         self.publish(
             self.config.dead_letter_topic,  # type: ignore[union-attr]
             delivery.payload,
-            properties={
-                "error": reason[:2000],
-                "function": self.context.get_function_name() or self.role,
-                "input_topic": delivery.topic,
-                "message_id": str(delivery.message_id),
-            },
+            properties=dead_letter_properties(  # type: ignore[arg-type]
+                reason, self.context.get_function_name() or self.role, delivery.topic, delivery.message_id
+            ),
             acks=(delivery,),
         )
 

@@ -21,9 +21,17 @@ from typing import Any, NamedTuple
 
 from pydantic import Field
 
-from streamloop.worker.codec import BadMessage, decode_object, encode, require_id
+from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
+from streamloop.worker.messages import (
+    Label,
+    Prediction,
+    example_record,
+    expired_event,
+    read_label,
+    read_prediction,
+)
 
 
 class JoinerConfig(UserConfig):
@@ -60,19 +68,17 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
         self.watermark = -math.inf
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
-        record = decode_object(delivery.payload)
-        event_id = require_id(record)
         config = self.config
+        record: Any
         if delivery.topic == config.labels_topic:
-            if config.label_field not in record or record[config.label_field] is None:
-                raise BadMessage(f"{config.label_field}: missing")
+            record = read_label(delivery.payload, config.label_field)
             mine, other = self.labels, self.predictions
         elif delivery.topic == config.predictions_topic:
-            if not isinstance(record.get("x"), dict):
-                raise BadMessage("x: expected an object of feature values")
+            record = read_prediction(delivery.payload)
             mine, other = self.predictions, self.labels
         else:
             raise BadMessage(f"topic {delivery.topic}: neither predictions_topic nor labels_topic")
+        event_id = record["id"]
         ts = self._event_time(record, delivery)
         if event_id in self.joined or event_id in mine:
             self.record("duplicates", 1)  # redelivered or sent twice: the first copy wins
@@ -88,24 +94,14 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
         self._expire()
 
     def _event_time(self, record: dict[str, Any], delivery: Delivery) -> float:
-        ts = record.get("ts")
+        ts = record["ts"]  # checked by read_label / read_prediction
         if ts is None:
             return delivery.event_time / 1000 if delivery.event_time else self.watermark
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
-            raise BadMessage("ts: expected finite epoch seconds")
         return float(ts)
 
-    def _emit(self, event_id: str, prediction: dict, label: dict, acks: tuple[Delivery, ...]) -> None:
-        example = {
-            "id": event_id,
-            "ts": prediction.get("ts"),
-            "x": prediction["x"],
-            "y": label[self.config.label_field],
-            "y_pred": prediction.get("y_pred"),
-            "proba": prediction.get("proba"),
-            "model": prediction.get("model"),
-        }
-        self.publish(self.context.get_output_topic(), encode(example), key=event_id, acks=acks)
+    def _emit(self, event_id: str, prediction: Prediction, label: Label, acks: tuple[Delivery, ...]) -> None:
+        example = encode(example_record(prediction, label))
+        self.publish(self.context.get_output_topic(), example, key=event_id, acks=acks)
         self.record("joined", 1)
         if self.config.remember_joined:
             self.joined[event_id] = None
@@ -128,15 +124,7 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
             if expired:
                 self.record(f"expired_{side}s", len(expired))
                 self.metric_event(
-                    side,
-                    {
-                        "event": "expired",
-                        "side": side,
-                        "n": len(ids),
-                        "ids": ids,
-                        "watermark": self.watermark,
-                    },
-                    acks=[p.delivery for p in expired],
+                    side, expired_event(side, ids, self.watermark), acks=[p.delivery for p in expired]
                 )
                 for item in expired:
                     item.delivery.release()

@@ -19,6 +19,7 @@ from streamloop.worker.features.featurizer import Featurizer
 from streamloop.worker.features.state import KeyState
 from streamloop.worker.learner.export import model_to_onnx
 from streamloop.worker.learner.models import build_model, pure_inference_mode
+from streamloop.worker.messages import features_record, prediction_record
 from streamloop.worker.scorer.model import OnnxModel
 
 TRAIN_EVENTS = 500  # the served ONNX model is the learner's model after this many events
@@ -73,18 +74,10 @@ class Chain:
 
     def encode(self) -> None:
         dumps, label = orjson.dumps, self.model.label
+        proba = {"false": 0.25, "true": 0.75}
         for record, x in zip(self.records, self.xs, strict=True):
-            dumps(
-                {
-                    "id": record["id"],
-                    "key": record["key"],
-                    "ts": record["ts"],
-                    "x": x,
-                    "model": label,
-                    "y_pred": True,
-                    "proba": {"false": 0.25, "true": 0.75},
-                }
-            )
+            features = features_record(record["id"], record["key"], record["ts"], x)
+            dumps(prediction_record(features, label, True, proba))
 
     def river(self) -> None:
         model = build_model(self.workload.learner.model)
@@ -109,17 +102,8 @@ class Chain:
                 state = states.get(key) or states.setdefault(key, new_state())
             x = transform(record, ts, event_id, state)
             prediction = onnx_model.predict(x)
-            dumps(
-                {
-                    "id": event_id,
-                    "key": key,
-                    "ts": ts,
-                    "x": x,
-                    "model": onnx_model.label,
-                    "y_pred": prediction.y_pred,
-                    "proba": prediction.proba,
-                }
-            )
+            features = features_record(event_id, key, ts, x)
+            dumps(prediction_record(features, onnx_model.label, prediction.y_pred, prediction.proba))
             with pure_inference_mode():
                 river_model.predict_one(x)
             river_model.learn_one(x, y)

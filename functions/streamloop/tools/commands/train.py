@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import onnxruntime  # noqa: F401  (fails early with a clear import error)
 
     from streamloop.tools.bootstrap import train_onnx
-    from streamloop.worker.modelfile import message_properties, read_metadata
+    from streamloop.worker.modelcontract import read_properties
     from streamloop.worker.scorer import OnnxModel
 
     rows, names = _rows(args)
@@ -93,9 +93,8 @@ def run(args: argparse.Namespace) -> int:
     client = pulsar.Client(args.service_url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
     try:
         producer = client.create_producer(models)
-        message_id = producer.send(
-            payload, partition_key=args.model_name, properties=message_properties(read_metadata(payload))
-        )
+        properties = read_properties(payload)
+        message_id = producer.send(payload, partition_key=args.model_name, properties=properties)
     finally:
         client.close()
     print(f"published model {model.label} ({len(payload)} bytes) to {models} as message {message_id}")

@@ -28,9 +28,7 @@ from typing import Any
 import numpy as np
 
 from streamloop.tools.runlog import RunLog
-
-# Fields of a ``window`` record that are not the metric value.
-WINDOW_FIELDS = {"event", "model", "window", "n", "function", "at"}
+from streamloop.worker.messages import window_metric
 
 
 @dataclass
@@ -82,10 +80,10 @@ def summarize(run: RunLog) -> Summary:
         events[kind] = events.get(kind, 0) + 1
         at = float(record.get("at", t0)) - t0
         if kind == "window":
-            names = [k for k in record if k not in WINDOW_FIELDS]
-            if names:
-                summary.metric = names[0]
-                model, value, n = str(record.get("model")), float(record[names[0]]), int(record.get("n", 1))
+            metric = window_metric(record)
+            if metric is not None:
+                summary.metric, value = metric
+                model, n = str(record.get("model")), int(record.get("n", 1))
                 summary.series.setdefault(model, []).append((at, value))
                 if not model.endswith(":challenger"):
                     total = windows.setdefault(record.get("window"), [at, 0.0, 0])

@@ -21,9 +21,9 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from streamloop.worker.codec import BadMessage
+from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.features.spec import HashedFeature, NumericFeature, OneHotFeature, Spec
-from streamloop.worker.features.values import number, timestamp
+from streamloop.worker.messages import timestamp
 
 Encoder = Callable[[dict[str, Any], float, dict[str, float]], None]
 
@@ -63,7 +63,7 @@ def _value_transform(spec: NumericFeature) -> Callable[[Any], float]:
     if spec.transform == "log1p":
 
         def log1p(value: Any) -> float:
-            x = number(value, field)
+            x = finite_number(value, field)
             if x <= -1.0:
                 raise BadMessage(f"{field}: log1p needs a value above -1, got {x!r}")
             return math.log1p(x)
@@ -72,8 +72,8 @@ def _value_transform(spec: NumericFeature) -> Callable[[Any], float]:
     if spec.transform == "clip":
         low = -math.inf if spec.min is None else spec.min
         high = math.inf if spec.max is None else spec.max
-        return lambda value: min(max(number(value, field), low), high)
-    return lambda value: number(value, field)
+        return lambda value: min(max(finite_number(value, field), low), high)
+    return lambda value: finite_number(value, field)
 
 
 def _numeric(spec: NumericFeature) -> Encoder:

@@ -6,12 +6,12 @@ import logging
 from time import monotonic
 from typing import Any
 
-from streamloop.worker.codec import decode_object, encode, require_id
+from streamloop.worker.codec import encode
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.featurizer import Featurizer
 from streamloop.worker.features.store import StateCache
-from streamloop.worker.features.values import entity_key, event_time
 from streamloop.worker.function import Delivery, StreamFunction
+from streamloop.worker.messages import features_record, read_event
 
 log = logging.getLogger("streamloop.worker.features")
 
@@ -54,11 +54,9 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
         )
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
-        id_field, key_field, time_field = self._fields
-        record = decode_object(delivery.payload)
-        event_id = require_id(record, id_field)
-        key = entity_key(record, key_field, delivery.key)
-        ts = event_time(record, time_field, delivery.event_time)
+        record, event_id, key, ts = read_event(
+            delivery.payload, self._fields, delivery.key, delivery.event_time
+        )
         states = self.states
         if states is None:
             x = self.featurizer.transform(record, ts)
@@ -68,8 +66,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
             x = self.featurizer.transform(record, ts, event_id, state)
             states.updated(key, state)
             self.hold_until_saved(delivery)
-        payload = encode({"id": event_id, "key": key, "ts": ts, "x": x})
-        self.publish(self.output, payload, key=key, acks=(delivery,))
+        self.publish(self.output, encode(features_record(event_id, key, ts, x)), key=key, acks=(delivery,))
         if states is not None and states.due(now):
             self._flush(now)
 

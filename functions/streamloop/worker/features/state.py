@@ -29,9 +29,8 @@ from typing import Any
 import orjson
 from orjson import dumps
 
-from streamloop.worker.codec import BadMessage
+from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.features.spec import WindowFeature
-from streamloop.worker.features.values import number
 from streamloop.worker.features.windows import EventTimeWindow
 
 US = 1_000_000
@@ -91,7 +90,7 @@ class WindowLayout:
             value = record.get(field)
             if value is None:
                 raise BadMessage(f"{field}: missing")
-            values.append(number(value, field))
+            values.append(finite_number(value, field))
         return tuple(values)
 
     def write(self, state: KeyState, previous_us: int | None, us: int, out: dict[str, float]) -> None:

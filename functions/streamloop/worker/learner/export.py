@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 import onnx
-import orjson
 from onnx import TensorProto, helper, numpy_helper
 from river import compose, linear_model, optim, preprocessing
 
 from streamloop.worker.learner.models import model_task
+from streamloop.worker.modelcontract import ModelMetadata, write_model
 
 OPSET = 17
 IR_VERSION = 8  # readable by every onnxruntime >= 1.14
@@ -114,24 +114,23 @@ def _classes_tensor(classes: Sequence[Any]) -> TensorProto:
     raise ValueError(f"classes: expected two labels of one type (bool, int or str), got {list(classes)!r}")
 
 
-def model_properties(
+def model_metadata(
     model: Any,
     feature_names: Sequence[str],
     metadata: Mapping[str, str],
     classes: Sequence[Any] = (False, True),
-) -> dict[str, str]:
-    """``metadata`` plus ``feature_names``, ``task`` and (classification) ``classes``, as JSON strings.
+) -> ModelMetadata:
+    """The model contract's metadata of ``model``: ``metadata`` (with ``version``) plus its task and classes.
 
     >>> from river import linear_model
-    >>> model_properties(linear_model.LogisticRegression(), ["a", "b"], {"version": "1"})
-    {'version': '1', 'feature_names': '["a","b"]', 'task': 'classification', 'classes': '[false,true]'}
+    >>> meta = model_metadata(linear_model.LinearRegression(), ["a", "b"], {"version": "1", "source": "doc"})
+    >>> meta.task, meta.classes, meta.extra
+    ('regression', None, {'source': 'doc'})
     """
-    props = {key: str(value) for key, value in metadata.items()}
-    props["feature_names"] = orjson.dumps(list(feature_names)).decode()
-    props["task"] = model_task(model)
-    if props["task"] == "classification":
-        props["classes"] = orjson.dumps(list(classes)).decode()
-    return props
+    task = model_task(model)
+    extra = {key: value for key, value in metadata.items() if key != "version"}
+    labels = tuple(classes) if task == "classification" else None
+    return ModelMetadata(str(metadata["version"]), tuple(feature_names), task, labels, extra)
 
 
 def model_to_onnx(
@@ -151,7 +150,7 @@ def model_to_onnx(
         The input columns, in order; features river never saw get weight 0.
     metadata
         String properties (``version``, ``n_trained``, ``created_at``, ``source``, metric values);
-        ``feature_names``, ``task`` and ``classes`` are added here.
+        ``feature_names``, ``task`` and ``classes`` are added here (:func:`model_metadata`).
     classes
         The labels river's ``False`` and ``True`` stand for, in that order (classification only).
 
@@ -188,7 +187,6 @@ def model_to_onnx(
         helper.make_node("MatMul", [x, "weights"], ["dot"]),
         helper.make_node("Add", ["dot", "intercept"], ["raw"]),
     ]
-    props = model_properties(model, names, metadata, classes)
     if task == "classification":
         if len(classes) != 2:
             raise ValueError(f"classes: a binary model needs two labels, got {list(classes)!r}")
@@ -230,6 +228,5 @@ def model_to_onnx(
         ir_version=IR_VERSION,
         producer_name="streamloop",
     )
-    helper.set_model_props(onnx_model, props)
     onnx.checker.check_model(onnx_model)
-    return onnx_model.SerializeToString()
+    return write_model(onnx_model, model_metadata(model, names, metadata, classes))

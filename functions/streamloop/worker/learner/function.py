@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from typing import Any, ClassVar
 
-from streamloop.worker.codec import BadMessage, decode_object, require_features, require_id
+from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
-from streamloop.worker.learner.export import model_properties, model_to_onnx
+from streamloop.worker.learner.export import model_to_onnx
 from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
 from streamloop.worker.learner.state import LearnerState
+from streamloop.worker.messages import (
+    checkpoint_event,
+    drift_event,
+    promotion_event,
+    read_example,
+    window_event,
+)
+from streamloop.worker.modelcontract import read_properties
 
 log = logging.getLogger("streamloop.worker.learner")
 
@@ -95,20 +102,14 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     def on_message(self, delivery: Delivery, context: Any) -> None:
         config, state = self._config, self.state
         assert state is not None
-        record = decode_object(delivery.payload)
-        example_id = require_id(record)
-        x = require_features(record)
-        y = self._target(record.get("y"), "y")
-        if y is None:
-            raise BadMessage("y: missing")
-        champion = record.get("model")
-        if champion is not None and not isinstance(champion, str):
-            raise BadMessage(f"model: expected a string or null, got {type(champion).__name__}")
+        example = read_example(delivery.payload)
+        example_id, x, champion = example["id"], example["x"], example["model"]
+        y = self._target(example["y"], "y")
         if example_id in state.seen_ids:
             self.record("duplicates", 1)
             return
         self._check_features(x)
-        champion_pred = self._prediction(record.get("y_pred"))
+        champion_pred = self._prediction(example["y_pred"])
 
         with pure_inference_mode():
             challenger_pred = state.model.predict_one(x)
@@ -136,21 +137,19 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
-        """``value`` as river's target (``False``/``True`` or a float); ``None`` if absent."""
-        if value is None:
-            return None
+        """``value`` (not ``None``) as river's target: ``False``/``True``, or a float."""
         config = self._config
         if config.task == "classification":
             for index, label in enumerate(config.label_classes):
                 if _same_kind(value, label) and value == label:
                     return bool(index)
             raise BadMessage(f"{field}: expected one of {config.label_classes}, got {value!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise BadMessage(f"{field}: expected a finite number, got {value!r}")
-        return float(value)
+        return finite_number(value, field)
 
     def _prediction(self, value: Any) -> Any:
         """The serving model's prediction as a target, or ``None`` if missing or unusable."""
+        if value is None:
+            return None
         try:
             return self._target(value, "y_pred")
         except BadMessage:
@@ -191,21 +190,19 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if policy.paired:
             metadata[metric] = repr(policy.challenger_metric.get())
         blob = model_to_onnx(state.model, state.feature_names, metadata, classes=config.label_classes)
-        properties = model_properties(state.model, state.feature_names, metadata, config.label_classes)
+        properties = read_properties(blob)
         self.publish(self.output_topic, blob, key=config.model_name, properties=properties, acks=(delivery,))
-        event = {
-            "event": "promotion",
-            "model": model_id,
-            "version": version,
-            "reason": reason,
-            "id": example_id,
-            "champion": previous,
-            "paired": policy.paired,
-            "n_trained": policy.challenger_n,
-        }
-        if policy.paired:
-            event[f"champion_{metric}"] = policy.champion_metric.get()
-            event[f"challenger_{metric}"] = policy.challenger_metric.get()
+        scores = (
+            {
+                f"champion_{metric}": policy.champion_metric.get(),
+                f"challenger_{metric}": policy.challenger_metric.get(),
+            }
+            if policy.paired
+            else {}
+        )
+        event = promotion_event(
+            model_id, version, reason, example_id, previous, policy.paired, policy.challenger_n, scores
+        )
         state.published = (blob, properties)
         policy.promoted(model_id)
         self.metric_event(config.model_name, event)
@@ -214,25 +211,20 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     def _report_drift(self, example_id: str, champion: str | None, reset: bool) -> None:
         config, state = self._config, self.state
         assert state is not None
-        event = {
-            "event": "drift",
-            "model": champion,
-            "id": example_id,
-            "detector": type(state.policy.detector).__name__,
-            "action": "reset" if reset else "keep",
-            "n": state.n_learned,
-        }
+        detector = type(state.policy.detector).__name__
+        event = drift_event(champion, example_id, detector, "reset" if reset else "keep", state.n_learned)
         self.metric_event(config.model_name, event)
         self.record("drifts", 1)
 
     def _report_windows(self) -> None:
         config, state = self._config, self.state
         assert state is not None
-        index = state.windows.index
+        index, metric = state.windows.index, state.windows.name
         for record in state.windows.flush():
-            self.metric_event(config.model_name, {"event": "window", "window": index, **record})
-            role = "challenger" if record["model"].endswith(":challenger") else "served"
-            self.record(f"{role}_{state.windows.name}", record[state.windows.name])
+            model, value = record["model"], record[metric]
+            self.metric_event(config.model_name, window_event(index, model, record["n"], metric, value))
+            role = "challenger" if model.endswith(":challenger") else "served"
+            self.record(f"{role}_{metric}", value)
 
     def checkpoint(self) -> None:
         """Save the state, then ack every example it contains once stored (a failed save keeps them held).
@@ -253,13 +245,4 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self.save_state()
         self.record("checkpoint_bytes", size)
         self.record("checkpoint_seconds", time.perf_counter() - started)
-        self.metric_event(
-            config.model_name,
-            {
-                "event": "checkpoint",
-                "model": config.model_name,
-                "n": state.n_learned,
-                "bytes": size,
-                "acked": held,
-            },
-        )
+        self.metric_event(config.model_name, checkpoint_event(config.model_name, state.n_learned, size, held))

@@ -9,11 +9,13 @@ from typing import Any
 
 from pydantic import Field
 
-from streamloop.worker.codec import BadMessage, decode_object, encode, require_features, require_id
+from streamloop.worker.codec import encode
 from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
+from streamloop.worker.messages import prediction_record, read_features, rejection_event
+from streamloop.worker.modelcontract import ModelRejected
 from streamloop.worker.scorer.feed import follow_models
-from streamloop.worker.scorer.model import ModelRejected, OnnxModel
+from streamloop.worker.scorer.model import OnnxModel
 from streamloop.worker.statestore import ChunkedState, StateError
 
 log = logging.getLogger("streamloop.worker.scorer")
@@ -100,8 +102,7 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             log.warning("rejected model (%d bytes): %s; still serving %s", len(data), error, serving)
             self.record("models_rejected", 1)
             reason = str(error)
-            event = {"event": "rejection", "model": config.model_name, "reason": reason, "serving": serving}
-            self.metric_event(config.model_name, event)
+            self.metric_event(config.model_name, rejection_event(config.model_name, reason, serving))
             return
         if self.model is None or self.model.version != model.version:
             self.model = model
@@ -112,28 +113,15 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
                 self.save_state()
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
-        record = decode_object(delivery.payload)
-        event_id = require_id(record)
-        x = require_features(record)
+        features = read_features(delivery.payload)
         if self._arrived is not None:
             self._swap_in_arrived_model()
         model = self.model
         if model is None:
             y_pred, proba, label = None, None, None
         else:
-            prediction = model.predict(x)
+            prediction = model.predict(features["x"])
             y_pred, proba, label = prediction.y_pred, prediction.proba, model.label
-        self._last_x = x
-        ts = record.get("ts")
-        if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float))):
-            raise BadMessage(f"ts: expected epoch seconds, got {type(ts).__name__}")
-        out = {
-            "id": event_id,
-            "key": record.get("key"),
-            "ts": ts,
-            "x": x,
-            "model": label,
-            "y_pred": y_pred,
-            "proba": proba,
-        }
-        self.publish(self.context.get_output_topic(), encode(out), key=event_id, acks=(delivery,))
+        self._last_x = features["x"]
+        out = encode(prediction_record(features, label, y_pred, proba))
+        self.publish(self.context.get_output_topic(), out, key=features["id"], acks=(delivery,))
