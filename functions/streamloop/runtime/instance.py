@@ -15,6 +15,7 @@ import pulsar
 from streamloop.runtime.context import FunctionContext, UserMetrics, clear_text_secret, load_serde
 from streamloop.runtime.definition import DEFAULT_SERDE, FunctionDefinition
 from streamloop.runtime.state import StateStore
+from streamloop.worker.config import base_topic
 from streamloop.worker.config import topic as qualify
 
 log = logging.getLogger("streamloop.runtime")
@@ -82,7 +83,8 @@ class FunctionInstance:
         context = self.context
         topic = message.topic_name()
         try:
-            value = self.serdes[topic].deserialize(message.data())
+            serde = self.serdes.get(topic) or self.serdes[base_topic(topic)]  # a partition's: its topic's
+            value = serde.deserialize(message.data())
             context.set_current_message_context(message, topic)
             result = self.function.process(value, context)
         except Exception:

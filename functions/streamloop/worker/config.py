@@ -16,6 +16,7 @@ demo.yaml: userConfig.colour: unknown key
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,23 @@ def topic(name: str) -> str:
     'persistent://public/default/events'
     """
     return name if "://" in name else f"{DEFAULT_NAMESPACE}/{name}"
+
+
+_PARTITION = re.compile(r"(.+)-partition-\d+")
+
+
+def base_topic(name: str) -> str:
+    """The topic a partition belongs to: what a function configures, where Pulsar names the partition.
+
+    A message of a partitioned topic reports its partition's name (``...-partition-N``) as its topic.
+
+    >>> base_topic("persistent://public/default/labels-partition-3")
+    'persistent://public/default/labels'
+    >>> base_topic("persistent://public/default/labels")
+    'persistent://public/default/labels'
+    """
+    match = _PARTITION.fullmatch(name)
+    return match.group(1) if match else name
 
 
 @dataclass(frozen=True)
