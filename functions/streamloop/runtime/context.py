@@ -37,6 +37,7 @@ from streamloop.worker.config import base_topic
 log = logging.getLogger("streamloop.runtime")
 _OK = pulsar.Result.Ok
 
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """What a Context exposes from Pulsar's FunctionDetails."""

@@ -88,6 +88,10 @@ class UserConfig(BaseModel):
     batch_by_key: bool = True
     """Batch outputs per key (what Key_Shared consumers downstream need); false lets a batch mix keys,
     so the broker stores and dispatches fewer, larger entries (for Shared or Failover consumers)."""
+    max_record_bytes: int = Field(1_048_576, gt=0)
+    """The largest input payload processed (bytes); a larger one goes to the dead-letter topic. Bounds the
+    memory a message can take (the joiner holds up to ``2 × max_pending`` of them); Pulsar's own limit
+    (``maxMessageSize``) is 5 MB."""
 
 
 Config = TypeVar("Config", bound=UserConfig)
