@@ -190,6 +190,7 @@ def test_a_time_within_the_clock_skew_is_kept_and_the_bound_is_configurable(join
 
 def test_a_message_event_time_is_bounded_like_a_ts_field(joiner):
     joiner.send({"id": "e1", "label": True}, topic=LABELS, key="e1", event_time=int((NOW + 86_400) * 1000))
+    assert joiner.dead_letters[0].properties["error"].startswith("event time: ")
     assert "ahead of the joiner's clock" in joiner.dead_letters[0].properties["error"]
 
 

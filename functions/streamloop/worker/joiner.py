@@ -121,18 +121,19 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
 
         A time more than ``max_clock_skew_seconds`` ahead of the wall clock is refused.
         """
-        ts = record.get("ts")
+        ts, source = record.get("ts"), "ts"
         if ts is None:
             if not delivery.event_time:
                 return None
-            ts = delivery.event_time / 1000
+            ts, source = delivery.event_time / 1000, "event time"
         elif isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
             raise BadMessage("ts: expected finite epoch seconds")
         ahead = ts - time.time()
         skew = self.config.max_clock_skew_seconds
         if ahead > skew:
             raise BadMessage(
-                f"ts: {ts} is {ahead:,.0f} s ahead of the joiner's clock (max_clock_skew_seconds {skew:g})"
+                f"{source}: {ts} is {ahead:,.0f} s ahead of the joiner's clock"
+                f" (max_clock_skew_seconds {skew:g})"
             )
         return float(ts)
 
