@@ -240,14 +240,16 @@ def test_a_pending_half_keeps_only_what_the_example_needs(joiner):
 
 
 # -- partitioned topics (issue 12, defect 8) -----------------------------------------------------------------
-def test_partitioned_inputs_join_expire_and_ack():
+def test_partitioned_inputs_join_expire_ack_and_survive_a_restart():
     h = make_joiner(partitions={PREDICTIONS: 3, LABELS: 2})
     for i in range(6):
         send_prediction(h, i, ts=1000.0 + i)
     assert {m.topic_name() for m in h.client.messages(PREDICTIONS)} == {
         f"{PREDICTIONS}-partition-{n}" for n in range(3)
     }
-    for i in range(5):
+    send_label(h, 0)
+    h.restart()  # the pending predictions come back from their partitions
+    for i in range(1, 5):
         send_label(h, i)
     assert sorted(e["id"] for e in h.records(EXAMPLES)) == [f"e{i}" for i in range(5)]
     send_prediction(h, 9, ts=1200.0)
