@@ -14,6 +14,7 @@ from streamloop.tools.bench.broker import QUICK, percentiles, steady_rate
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = ("ceiling", "embedded", "embedded_identity")
+MEMORY = "joiner_memory"
 BROKER = (
     "identity_function",
     "bare_client",
@@ -38,7 +39,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert "embedded whole loop / library-chain ceiling" in run.stdout
     doc = orjson.loads(out.read_bytes())
     sections = doc["sections"]
-    assert set(sections) == {*LOCAL, *BROKER}
+    assert set(sections) == {*LOCAL, MEMORY, *BROKER}
     for name in LOCAL:
         assert sections[name]["status"] == "ok"
         assert sections[name]["events_per_s"] > 0 and sections[name]["events_per_cpu_s"] > 0
@@ -46,6 +47,9 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert all(us > 0 for us in sections["ceiling"]["breakdown_cpu_us_per_event"].values())
     assert sections["embedded"]["ratio_to_ceiling"] > 0
     assert sections["embedded"]["outputs"]["predictions"] == doc["workload"]["events"]
+    memory = sections[MEMORY]
+    assert memory["status"] == "ok" and memory["pending_per_side"] == doc["workload"]["events"]
+    assert memory["rss_mb_full"] >= memory["rss_mb_empty"] > 0 and "joiner RSS" in run.stdout
     for name in BROKER:  # --quick never touches a broker, reachable or not
         assert sections[name] == {"status": "skipped", "reason": QUICK}
     ratio = doc["targets"]["embedded_vs_ceiling"]

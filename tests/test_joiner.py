@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from streamloop.runtime.testing import FunctionHarness
@@ -21,13 +23,14 @@ def joiner() -> FunctionHarness:
     return make_joiner()
 
 
-def make_joiner(**config) -> FunctionHarness:
+def make_joiner(partitions: dict[str, int] | None = None, **config) -> FunctionHarness:
     return FunctionHarness(
         JoinerFunction,
         user_config={"ttl_seconds": 100.0, **config},
         inputs=[PREDICTIONS, LABELS],
         output=EXAMPLES,
         name="joiner",
+        partitions=partitions,
     )
 
 
@@ -154,3 +157,102 @@ def test_a_non_finite_label_time_is_dead_lettered_naming_the_field(joiner: Funct
     joiner.send(b'{"id": "e1", "label": true, "ts": NaN}', topic=LABELS)
     assert [d.properties["error"] for d in joiner.dead_letters] == ["ts: expected a finite number, got nan"]
     assert joiner.unacked == []
+
+
+# -- event time: one record cannot move it arbitrarily (issue 12, defect 3) ------------------------------
+NOW = time.time()
+
+
+@pytest.mark.parametrize(
+    "label_ts",
+    [NOW + 30 * 86_400.0, (NOW - 50) * 1000],
+    ids=["a month ahead", "milliseconds among seconds"],
+)
+def test_a_label_time_beyond_the_clock_skew_is_dead_lettered_and_expires_nothing(joiner, label_ts):
+    waiting = [send_prediction(joiner, i, ts=NOW - 100 + i) for i in range(3)]
+    send_label(joiner, 7, ts=label_ts)
+    (dead,) = joiner.dead_letters
+    assert dead.properties["error"].startswith(f"ts: {label_ts} is ")
+    assert "ahead of the joiner's clock (max_clock_skew_seconds 300)" in dead.properties["error"]
+    assert not expired(joiner, "prediction")
+    assert joiner.unacked == waiting  # still pending: the next labels join them
+    send_label(joiner, 1, ts=NOW - 50)
+    assert [e["id"] for e in joiner.records(EXAMPLES)] == ["e1"]
+
+
+def test_a_time_within_the_clock_skew_is_kept_and_the_bound_is_configurable(joiner):
+    send_label(joiner, 1, ts=NOW + 200)  # within the default 300 s
+    assert not joiner.dead_letters
+    strict = make_joiner(max_clock_skew_seconds=60)
+    send_label(strict, 1, ts=time.time() + 200)
+    assert "max_clock_skew_seconds 60" in strict.dead_letters[0].properties["error"]
+
+
+def test_a_message_event_time_is_bounded_like_a_ts_field(joiner):
+    joiner.send({"id": "e1", "label": True}, topic=LABELS, key="e1", event_time=int((NOW + 86_400) * 1000))
+    assert joiner.dead_letters[0].properties["error"].startswith("event time: ")
+    assert "ahead of the joiner's clock" in joiner.dead_letters[0].properties["error"]
+
+
+# -- labels without a time (issue 12, defect 4) ------------------------------------------------------------
+def send_untimed_label(h: FunctionHarness, i: int) -> object:
+    return h.send({"id": f"e{i}", "label": True}, topic=LABELS, key=f"e{i}")
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["cold start", "after a restart"])
+@pytest.mark.parametrize("label_first", [True, False], ids=["label first", "prediction first"])
+def test_an_untimed_label_joins_in_either_order_at_cold_start_and_after_a_restart(
+    joiner, label_first, restart
+):
+    if label_first:
+        send_untimed_label(joiner, 1)
+    else:
+        send_prediction(joiner, 1)
+    if restart:
+        joiner.restart()
+    if label_first:
+        send_prediction(joiner, 1)
+    else:
+        send_untimed_label(joiner, 1)
+    assert [(e["id"], e["y"]) for e in joiner.records(EXAMPLES)] == [("e1", True)]
+    assert not expired(joiner, "label") and not joiner.unacked
+
+
+def test_an_untimed_label_at_cold_start_expires_a_ttl_after_the_first_time_seen(joiner):
+    lonely = send_untimed_label(joiner, 99)
+    send_prediction(joiner, 1, ts=1000.0)  # the first time the joiner sees
+    send_prediction(joiner, 2, ts=1099.0)
+    assert not expired(joiner, "label")
+    send_prediction(joiner, 3, ts=1101.0)
+    assert expired(joiner, "label") == ["e99"]
+    assert lonely in joiner.acked
+
+
+# -- memory: only what the example needs (issue 12, defect 7) -----------------------------------------------
+def test_a_pending_half_keeps_only_what_the_example_needs(joiner):
+    joiner.send({"id": "e1", "label": True, "ts": 1000.0, "notes": "n" * 10_000}, topic=LABELS, key="e1")
+    joiner.send({**prediction(2), "debug": "d" * 10_000}, topic=PREDICTIONS, key="e2")
+    (label_half,) = joiner.function.labels.values()
+    (prediction_half,) = joiner.function.predictions.values()
+    assert label_half.record == {"id": "e1", "label": True, "ts": 1000.0}
+    assert set(prediction_half.record) == {"id", "ts", "x", "y_pred", "proba", "model"}
+    assert label_half.delivery.payload == prediction_half.delivery.payload == b""  # no raw bytes held
+
+
+# -- partitioned topics (issue 12, defect 8) -----------------------------------------------------------------
+def test_partitioned_inputs_join_expire_ack_and_survive_a_restart():
+    h = make_joiner(partitions={PREDICTIONS: 3, LABELS: 2})
+    for i in range(6):
+        send_prediction(h, i, ts=1000.0 + i)
+    assert {m.topic_name() for m in h.client.messages(PREDICTIONS)} == {
+        f"{PREDICTIONS}-partition-{n}" for n in range(3)
+    }
+    send_label(h, 0)
+    h.restart()  # the pending predictions come back from their partitions
+    for i in range(1, 5):
+        send_label(h, i)
+    assert sorted(e["id"] for e in h.records(EXAMPLES)) == [f"e{i}" for i in range(5)]
+    send_prediction(h, 9, ts=1200.0)
+    assert expired(h, "prediction") == ["e5"]
+    assert not h.dead_letters
+    assert len(h.unacked) == 1  # e9, waiting for its label

@@ -78,7 +78,7 @@ def bad_events(at: int) -> list[Item]:
         dead("unknown category", _json(_event(at, channel="fax")), "channel"),
         dead("category as a number list", _json(_event(at, channel=[1])), "channel"),
         dead("invalid UTF-8", _json(_event(at))[:-8] + b'"w\xffb"}', "payload"),
-        dead("5 MB payload", _json(_event(at, x0="9" * HUGE_BYTES)), "x0"),
+        dead("5 MB payload", _json(_event(at, x0="9" * HUGE_BYTES)), "payload"),  # over max_record_bytes
     ]
 
 
@@ -98,6 +98,7 @@ def bad_labels(wrong_class: str, duplicate: dict[str, Any]) -> list[Item]:
         dead("label: null label", _json({"id": "null-label", "label": None, "ts": T0}), "label"),
         dead("label: time as words", _json({"id": "words-ts", "label": True, "ts": "soon"}), "ts"),
         dead("label: NaN time", b'{"id": "nan-ts", "label": true, "ts": NaN}', "ts"),
+        dead("label: time in milliseconds", _json({"id": "ms-ts", "label": True, "ts": T0 * 1000}), "ts"),
         dead("label: invalid UTF-8", b'{"id": "\xff", "label": true}', "payload"),
         Item(
             "label: not a class",

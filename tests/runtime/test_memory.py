@@ -189,3 +189,18 @@ def test_compacted_reader_sees_latest_value_per_key():
     assert [full.read_next(0).data() for _ in range(3)] == [b"a1", b"b1", b"a2"]
     latest = client.create_reader("models", pulsar.MessageId.latest)
     assert not latest.has_message_available()
+
+
+def test_a_partitioned_topic_routes_by_key_and_names_each_partition():
+    client = MemoryClient()
+    client.create_partitioned_topic("t", 3)
+    consumer = client.subscribe("t", "s", consumer_type=pulsar.ConsumerType.Shared)
+    send_all(client, "t", [(f"k{i % 10}", str(i).encode()) for i in range(60)])
+    received = drain(consumer)
+    partition_of = {m.partition_key(): m.topic_name() for m in received}
+    assert all(partition_of[m.partition_key()] == m.topic_name() for m in received)  # a key stays put
+    assert set(partition_of.values()) == {f"persistent://public/default/t-partition-{i}" for i in range(3)}
+    assert [m.data() for m in client.messages("t")] == [str(i).encode() for i in range(60)]
+    for m in received[:50]:
+        consumer.acknowledge(m)
+    assert client.unacked("t", "s") == [m.message_id() for m in received[50:]]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import re
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -34,12 +33,11 @@ import pulsar
 from pulsar.functions.context import Context
 
 from streamloop.runtime.state import MemoryStateStore, StateStore
+from streamloop.worker.config import base_topic
 from streamloop.worker.seam import CONTEXT_ATTRIBUTE, Seam
 
 log = logging.getLogger("streamloop.runtime")
 _OK = pulsar.Result.Ok
-
-_PARTITION = re.compile(r"(.+)-partition-(\d+)")
 
 
 @dataclass(frozen=True)
@@ -245,12 +243,9 @@ class FunctionContext(Context):
 
     def ack(self, msgid: Any, topic: str) -> None:
         """Acknowledge on the consumer of ``topic`` (as configured, or its ``-partition-N``)."""
-        consumer = self.consumers.get(topic)
+        consumer = self.consumers.get(topic) or self.consumers.get(base_topic(topic))
         if consumer is None:
-            match = _PARTITION.fullmatch(topic)
-            consumer = self.consumers.get(match.group(1)) if match else None
-            if consumer is None:
-                raise ValueError(f"Invalid topicname {topic}")
+            raise ValueError(f"Invalid topicname {topic}")
         consumer.acknowledge(msgid)
 
     # -- state ---------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from streamloop.runtime.context import FunctionContext, UserMetrics, clear_text_
 from streamloop.runtime.definition import DEFAULT_SERDE, FunctionDefinition
 from streamloop.runtime.seam import Driven
 from streamloop.runtime.state import StateStore
+from streamloop.worker.config import base_topic
 from streamloop.worker.config import topic as qualify
 
 log = logging.getLogger("streamloop.runtime")
@@ -89,7 +90,8 @@ class FunctionInstance:
         context = self.context
         topic = message.topic_name()
         try:
-            value = self.serdes[topic].deserialize(message.data())
+            serde = self.serdes.get(topic) or self.serdes[base_topic(topic)]  # a partition's: its topic's
+            value = serde.deserialize(message.data())
             context.set_current_message_context(message, topic)
             result = self.function.process(value, context)
         except Exception:

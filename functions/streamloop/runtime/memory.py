@@ -295,16 +295,31 @@ def _point_of(item: tuple[int, Any]) -> int:
 
 
 class MemoryProducer:
-    """``pulsar.Producer``: ``send``, ``send_async``, ``flush``, ``close``."""
+    """``pulsar.Producer``: ``send``, ``send_async``, ``flush``, ``close``.
 
-    __slots__ = ("_client", "_topic")
+    On a partitioned topic a keyed message goes to the partition its key hashes to, an unkeyed one to
+    the next partition in turn (Pulsar's default routing).
+    """
 
-    def __init__(self, client: MemoryClient, topic: _Topic) -> None:
+    __slots__ = ("_client", "_name", "_next", "_partitions")
+
+    def __init__(self, client: MemoryClient, name: str, partitions: list[_Topic]) -> None:
         self._client = client
-        self._topic = topic
+        self._name = name
+        self._partitions = partitions  # one topic unless partitioned
+        self._next = 0
 
     def topic(self) -> str:
-        return self._topic.name
+        return self._name
+
+    def _route(self, key: str | None) -> _Topic:
+        partitions = self._partitions
+        if len(partitions) == 1:
+            return partitions[0]
+        if key:
+            return partitions[_hash(key) % len(partitions)]
+        self._next += 1
+        return partitions[self._next % len(partitions)]
 
     def send(
         self,
@@ -315,12 +330,10 @@ class MemoryProducer:
         **ignored: Any,
     ) -> MessageId:
         result, msg_id = self._client._publish(
-            self._topic, content, properties, partition_key, event_timestamp
+            self._route(partition_key), content, properties, partition_key, event_timestamp
         )
         if result is not _OK:
-            raise getattr(pulsar, result.name, pulsar.PulsarException)(
-                f"send to {self._topic.name}: {result}"
-            )
+            raise getattr(pulsar, result.name, pulsar.PulsarException)(f"send to {self._name}: {result}")
         return msg_id  # type: ignore[return-value]
 
     def send_async(
@@ -333,7 +346,7 @@ class MemoryProducer:
         **ignored: Any,
     ) -> None:
         result, msg_id = self._client._publish(
-            self._topic, content, properties, partition_key, event_timestamp
+            self._route(partition_key), content, properties, partition_key, event_timestamp
         )
         if callback is not None:
             self._client._callbacks.append((callback, result, msg_id))
@@ -464,6 +477,7 @@ class MemoryClient:
 
     def __init__(self) -> None:
         self._topics: dict[str, _Topic] = {}
+        self._partitioned: dict[str, list[str]] = {}  # topic -> its partitions' names
         self._callbacks: deque[tuple[Callable[[Any, Any], None], Any, Any]] = deque()  # (fn, arg, arg)
         self._failures: dict[str, deque[pulsar.Result]] = {}
         self._nacked: list[tuple[MemoryConsumer, Message]] = []
@@ -472,7 +486,7 @@ class MemoryClient:
 
     # -- pulsar.Client -------------------------------------------------------------------------------
     def create_producer(self, topic: str, **ignored: Any) -> MemoryProducer:
-        return MemoryProducer(self, self.topic(topic))
+        return MemoryProducer(self, qualify(topic), [self.topic(name) for name in self._partitions(topic)])
 
     def subscribe(
         self,
@@ -483,7 +497,7 @@ class MemoryClient:
         consumer_name: str | None = None,
         **ignored: Any,
     ) -> MemoryConsumer:
-        names = [topic] if isinstance(topic, str) else list(topic)
+        names = [p for name in ([topic] if isinstance(topic, str) else topic) for p in self._partitions(name)]
         self._consumer_count += 1
         consumer = MemoryConsumer(self, consumer_name or f"consumer-{self._consumer_count}")
         for name in names:
@@ -526,6 +540,19 @@ class MemoryClient:
             t = self._topics[full] = _Topic(full, len(self._topics))
         return t
 
+    def create_partitioned_topic(self, topic: str, partitions: int) -> None:
+        """Make ``topic`` partitioned (before any use): its messages live in ``<topic>-partition-<i>``,
+        which is the topic name a consumer of ``topic`` sees on each of them."""
+        full = qualify(topic)
+        if full in self._topics or partitions < 1:
+            raise ValueError(f"{full}: already in use, or fewer than one partition")
+        self._partitioned[full] = [f"{full}-partition-{i}" for i in range(partitions)]
+
+    def _partitions(self, topic: str) -> list[str]:
+        """The names a topic's messages are stored under: its partitions', or its own."""
+        full = qualify(topic)
+        return self._partitioned.get(full) or [full]
+
     def set_compacted(self, topic: str, compacted: bool = True) -> None:
         """Mark ``topic`` compacted: compacted readers see only the latest value of each key."""
         self.topic(topic).compact(compacted)
@@ -555,19 +582,21 @@ class MemoryClient:
         return len(nacked)
 
     def messages(self, topic: str) -> list[Message]:
-        """Every message stored on ``topic``, in order."""
-        t = self.topic(topic)
-        return [t.message(i) for i in range(len(t.log))]
+        """Every message stored on ``topic`` (on all its partitions), in the order they were sent."""
+        stored = [t.message(i) for t in map(self.topic, self._partitions(topic)) for i in range(len(t.log))]
+        return sorted(stored, key=_seq_of)
 
     def unacked(self, topic: str, subscription_name: str) -> list[MessageId]:
         """Ids of a subscription's messages not yet acked (undelivered, delivered or nacked), in order."""
-        sub = self.topic(topic).subscriptions.get(subscription_name)
-        if sub is None:
-            return []
-        name = sub.topic.name
-        pending = [*sub.backlog, *(m for c in sub.consumers for m in c._outstanding.values())]
-        pending += [m for c, m in self._nacked if sub in c._subscriptions]
-        return [m._id for m in sorted(pending, key=_entry_of) if m._topic == name]
+        pending: list[Message] = []
+        for name in self._partitions(topic):
+            sub = self.topic(name).subscriptions.get(subscription_name)
+            if sub is None:
+                continue
+            mine = [*sub.backlog, *(m for c in sub.consumers for m in c._outstanding.values())]
+            mine += [m for c, m in self._nacked if sub in c._subscriptions]
+            pending += [m for m in mine if m._topic == name]
+        return [m._id for m in sorted(pending, key=_seq_of)]
 
     # -- internals -----------------------------------------------------------------------------------
     def _publish(

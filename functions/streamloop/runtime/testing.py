@@ -71,9 +71,11 @@ class FunctionHarness:
         output: str | None = None,
         name: str | None = None,
         parallelism: int = 1,
+        partitions: Mapping[str, int] | None = None,
         **function_config: Any,
     ) -> None:
-        """``function_config`` adds FunctionConfig keys (e.g. ``retainKeyOrdering=True``)."""
+        """``partitions`` makes topics partitioned (name → count); ``function_config`` adds FunctionConfig
+        keys (e.g. ``retainKeyOrdering=True``)."""
         qualified = [topic(t) for t in inputs]
         config = {
             "name": name or function_class.__name__,
@@ -88,7 +90,7 @@ class FunctionHarness:
             **function_config,
         }
         file = FunctionFile(Path(f"<{function_class.__name__}>"), config)
-        self._setup(define(file, function_class=function_class))
+        self._setup(define(file, function_class=function_class), partitions)
 
     @classmethod
     def from_yaml(
@@ -102,10 +104,12 @@ class FunctionHarness:
         harness._setup(define(FunctionFile.load(path), user_config=user_config, secrets=secrets))
         return harness
 
-    def _setup(self, definition: Any) -> None:
+    def _setup(self, definition: Any, partitions: Mapping[str, int] | None = None) -> None:
         self.definition = definition
         self.name: str = definition.name
         self.client = MemoryClient()
+        for name, count in (partitions or {}).items():
+            self.client.create_partitioned_topic(name, count)
         self.runner = Runner([definition], self.client, keep_metric_values=True)
         self.runner.start()
         self.logs: list[str] = []

@@ -16,6 +16,7 @@ demo.yaml: userConfig.colour: unknown key
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,23 @@ def topic(name: str) -> str:
     'persistent://public/default/events'
     """
     return name if "://" in name else f"{DEFAULT_NAMESPACE}/{name}"
+
+
+_PARTITION = re.compile(r"(.+)-partition-\d+")
+
+
+def base_topic(name: str) -> str:
+    """The topic a partition belongs to: what a function configures, where Pulsar names the partition.
+
+    A message of a partitioned topic reports its partition's name (``...-partition-N``) as its topic.
+
+    >>> base_topic("persistent://public/default/labels-partition-3")
+    'persistent://public/default/labels'
+    >>> base_topic("persistent://public/default/labels")
+    'persistent://public/default/labels'
+    """
+    match = _PARTITION.fullmatch(name)
+    return match.group(1) if match else name
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class UserConfig(BaseModel):
     batch_by_key: bool = True
     """Batch outputs per key (what Key_Shared consumers downstream need); false lets a batch mix keys,
     so the broker stores and dispatches fewer, larger entries (for Shared or Failover consumers)."""
+    max_record_bytes: int = Field(1_048_576, gt=0)
+    """The largest input payload processed (bytes); a larger one goes to the dead-letter topic. Bounds the
+    memory a message can take (the joiner holds up to ``2 × max_pending`` of them); Pulsar's own limit
+    (``maxMessageSize``) is 5 MB."""
 
 
 Config = TypeVar("Config", bound=UserConfig)

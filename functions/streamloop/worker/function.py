@@ -97,7 +97,10 @@ class StreamFunction(Generic[Config]):
             self._start(context)
         payload = input if isinstance(input, bytes) else _as_bytes(input)
         delivery = Delivery(context, payload)
+        limit = self.config.max_record_bytes  # type: ignore[union-attr]
         try:
+            if len(payload) > limit:
+                raise BadMessage(f"payload: {len(payload)} bytes, over max_record_bytes {limit}")
             self.on_message(delivery, context)
         except BadMessage as error:
             self.dead_letter(delivery, str(error))

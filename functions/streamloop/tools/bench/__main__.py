@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from streamloop.tools.bench import broker, report
+from streamloop.runtime.runner import Runner
+from streamloop.tools.bench import broker, pending, report
 from streamloop.tools.bench.ceiling import Chain, timed
 from streamloop.tools.bench.embedded import run_loop, topic_messages
 from streamloop.tools.bench.identity import run_identity
@@ -101,12 +102,24 @@ def measure_local(workload: Workload, rounds: int) -> dict[str, dict[str, Any]]:
     return {"ceiling": ceiling, "embedded": embedded, "embedded_identity": identity}
 
 
+def measure_joiner_memory(config_dir: str, per_side: int | None) -> dict[str, Any]:
+    """RSS of a joiner holding ``per_side`` (default: ``max_pending`` of joiner.yaml) of each half."""
+    if per_side is None:
+        per_side = Runner.from_directory(config_dir).user_config("joiner").max_pending  # type: ignore[union-attr]
+    progress(f"joiner memory: {per_side} pending predictions and {per_side} pending labels")
+    sample = [payload for _, payload, _ in topic_messages(Workload.demo(300, config_dir))["predictions"]]
+    section = pending.measure(config_dir, per_side, sample)
+    progress(f"joiner memory: RSS {section['rss_mb_empty']} MB empty, {section['rss_mb_full']} MB full")
+    return section
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     defaults = QUICK if args.quick else FULL
     events, rounds = args.events or defaults["events"], args.rounds or defaults["rounds"]
     progress(f"{'quick' if args.quick else 'full'} run: {events} events, {rounds} rounds")
     sections = measure_local(Workload.demo(events, args.config_dir), rounds)
+    sections["joiner_memory"] = measure_joiner_memory(args.config_dir, events if args.quick else None)
 
     def broker_inputs() -> TopicMessages:
         progress(f"broker: the loop's messages for {min(events, BROKER_EVENTS)} events (embedded run)")

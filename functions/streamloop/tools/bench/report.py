@@ -126,6 +126,12 @@ def table(doc: dict[str, Any]) -> str:
         lines.append(f"    {step:<38} {us:>30.2f} µs/event")
     lines.append(f"  {'embedded runner whole loop':<40} {_rate(sections['embedded'])}")
     lines.append(f"  {'embedded identity function (1 hop)':<40} {_rate(sections['embedded_identity'])}")
+    memory = sections["joiner_memory"]
+    lines.append(
+        f"  {'joiner RSS, full pending set (MB)':<40} {memory['rss_mb_full']:>10,.1f}"
+        f"  ({memory['pending_per_side']:,} per side, {memory['kb_per_pending']:.2f} kB each; "
+        f"{memory['rss_mb_empty']:,.1f} empty)"
+    )
     lines += _broker_lines(sections)
     return "\n".join(lines)
 
