@@ -59,7 +59,7 @@ class ConfigError(ValueError):
 class UserConfig(BaseModel):
     """Settings shared by every function; each function's own model extends this one."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     dead_letter_topic: str = topic("dead-letters")
     """Where a message that can never be processed goes, with the reason in its ``error`` property."""
