@@ -16,13 +16,14 @@ scorer  7
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
 from rich.text import Text
 
-stdout = Console(markup=False, highlight=False, soft_wrap=True)
+UNLIMITED = 10_000  # columns
 stderr = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
@@ -51,10 +52,17 @@ def progress_bar(unit: str = "events") -> Progress:
     )
 
 
+def sized(renderable: RenderableType, **options: Any) -> Console:
+    """A console (on stdout unless ``options`` say otherwise) as wide as ``renderable`` is with no limit:
+    rich would squeeze a table to the terminal's width, or to 80 columns off a terminal."""
+    console = Console(markup=False, highlight=False, soft_wrap=True, width=UNLIMITED, **options)
+    console.width = Measurement.get(console, console.options, renderable).maximum
+    return console
+
+
 def show(renderable: RenderableType) -> None:
-    """Print a table on stdout as wide as it needs (off a terminal rich would squeeze it to 80 columns)."""
-    width = Measurement.get(stdout, stdout.options, renderable).maximum
-    stdout.print(renderable, width=max(width, stdout.width) if stdout.is_terminal else width)
+    """Print a table on stdout at its natural width: one line per row, whatever the terminal."""
+    sized(renderable).print(renderable)
 
 
 def error(command: str, message: object) -> None:
@@ -64,8 +72,7 @@ def error(command: str, message: object) -> None:
 
 def plain(renderable: RenderableType) -> str:
     """The renderable as plain text at its natural width, trailing spaces removed."""
-    console = Console(file=io.StringIO(), width=10_000, color_system=None, markup=False, highlight=False)
-    width = Measurement.get(console, console.options, renderable).maximum
+    console = sized(renderable, file=io.StringIO(), color_system=None)
     with console.capture() as captured:
-        console.print(renderable, width=width)
+        console.print(renderable)
     return "\n".join(line.rstrip() for line in captured.get().splitlines())
