@@ -8,6 +8,8 @@ import re
 import orjson
 from cli_run import CONFIG_DIR, ok, streamloop
 
+from streamloop.tools.demo import drifting_stream
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -73,6 +75,25 @@ def test_replay_csv_with_a_label_column_at_a_capped_rate(tmp_path):
     assert "replayed 300 events and 300 labels" in result.stdout
     assert "→ 300 predictions, 300 examples, 0 dead letters" in result.stdout
     assert result.stderr == ""  # --quiet: no progress bar
+
+
+def test_replay_scores_a_users_files_with_half_of_them_labelled(tmp_path):
+    pairs = list(drifting_stream(300, 150, seed=3))
+    (tmp_path / "events.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e, _ in pairs))
+    (tmp_path / "labels.jsonl").write_bytes(b"".join(orjson.dumps(lbl) + b"\n" for _, lbl in pairs[::2]))
+    result = ok(
+        streamloop(
+            *("replay", "events.jsonl", "--labels", "labels.jsonl", "--label-delay", 20, "--quiet"),
+            *("--config-dir", CONFIG_DIR, "--out", "run"),
+            cwd=tmp_path,
+        )
+    )
+    predictions = [
+        orjson.loads(line) for line in (tmp_path / "run/predictions.jsonl").read_bytes().splitlines()
+    ]
+    assert sorted(p["id"] for p in predictions) == sorted(e["id"] for e, _ in pairs)
+    assert "replayed 300 events and 150 labels" in result.stdout
+    assert "→ 300 predictions, 150 examples, 0 dead letters" in result.stdout
 
 
 def test_replay_names_the_bad_line(tmp_path):

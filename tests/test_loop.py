@@ -1,9 +1,7 @@
-"""The whole loop on the embedded runner: the demo's promises, and ``streamloop run`` on a user's files."""
+"""The whole loop on the embedded runner: the demo's promises."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
@@ -74,26 +72,3 @@ def test_a_crashed_learner_ends_with_the_model_of_an_uncrashed_run():
         return orjson.dumps(weights, option=orjson.OPT_SORT_KEYS)
 
     assert final_model(crash_every=None) == final_model(crash_every=377)
-
-
-def test_streamloop_run_scores_a_users_files(tmp_path):
-    events, labels = tmp_path / "events.jsonl", tmp_path / "labels.jsonl"
-    pairs = list(drifting_stream(300, 150, seed=3))
-    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e, _ in pairs))
-    labels.write_bytes(b"".join(orjson.dumps(lbl) + b"\n" for _, lbl in pairs[::2]))  # half are labelled
-    out = tmp_path / "predictions.jsonl"
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "streamloop", "run", "--config-dir", str(CONFIG_DIR)),
-            *("--events", str(events), "--labels", str(labels), "--label-delay", "20"),
-            *("--predictions-out", str(out)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    predictions = [orjson.loads(line) for line in out.read_bytes().splitlines()]
-    assert sorted(p["id"] for p in predictions) == sorted(e["id"] for e, _ in pairs)
-    assert "300 events, 150 labels → 300 predictions" in result.stdout
-    assert "0 dead letters" in result.stdout

@@ -56,6 +56,31 @@ def test_each_mistake_is_reported_with_file_and_key(tmp_path):
     assert "problem(s) in 2 file(s)" in result.stderr
 
 
+def test_stale_class_names_are_reported_with_the_name_expected(tmp_path):
+    """Names from before the worker package moved (streamloop.joiner..., streamloop.codec...)."""
+    config = yaml.safe_load((CONFIG_DIR / "joiner.yaml").read_text())
+    config["className"] = "streamloop.joiner.JoinerFunction"
+    labels = "persistent://public/default/labels"
+    config["inputSpecs"][labels]["serdeClassName"] = "streamloop.codec.RawBytes"
+    stale = tmp_path / "joiner.yaml"
+    stale.write_text(yaml.safe_dump(config))
+
+    result = validate(stale)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"{stale}: className: cannot import 'streamloop.joiner.JoinerFunction'" in result.stdout, lines
+    assert any(
+        line.startswith(f"{stale}: className:")
+        and line.endswith("expected streamloop.worker.joiner.JoinerFunction")
+        for line in lines
+    ), lines
+    assert (
+        f"{stale}: inputSpecs.{labels}.serdeClassName: expected streamloop.worker.codec.RawBytes, "
+        "got 'streamloop.codec.RawBytes'"
+    ) in result.stdout, lines
+    assert len(lines) == 2, lines  # one problem per stale name, and the other input is fine
+
+
 def test_a_file_that_is_not_yaml_is_a_clear_error(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")

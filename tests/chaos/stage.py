@@ -9,17 +9,13 @@ bounded in time.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pulsar as pulsar_client
 import yaml
@@ -27,6 +23,7 @@ from books import Books, DeadLetter
 from cluster import REPO, TENANT, Pulsar, wait_for
 from corpus import Item
 
+from streamloop.tools.admin import Admin
 from streamloop.tools.deployment import in_namespace
 
 CONFIG_DIR = REPO / "pulsar-config"
@@ -42,11 +39,11 @@ class Stage:
         self.workdir = workdir
         self.namespace = namespace
         self.deployed: list[str] = []
-        self.request("PUT", f"/admin/v2/namespaces/{TENANT}/{namespace}", b"{}")
+        self.admin = Admin(cluster.admin_url, timeout=30.0)
+        self.admin.ensure_namespace(f"{TENANT}/{namespace}")
         # Keep acked messages: the books are counted by reading every topic from the start, and without
         # retention the broker deletes fully acked ledgers (at a ledger roll-over, or a broker restart).
-        retention = json.dumps({"retentionTimeInMinutes": -1, "retentionSizeInMB": -1}).encode()
-        self.request("POST", f"/admin/v2/namespaces/{TENANT}/{namespace}/retention", retention)
+        self.admin.set_namespace_retention(f"{TENANT}/{namespace}", -1, -1)
         self.client = pulsar_client.Client(
             cluster.service_url,
             operation_timeout_seconds=30,
@@ -55,13 +52,6 @@ class Stage:
         self._producers: dict[str, Any] = {}
 
     # -- admin ---------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: bytes | None = None, timeout: float = 30.0) -> bytes:
-        request = urllib.request.Request(self.pulsar.admin_url + path, data=body, method=method)
-        if body is not None:
-            request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.read()
-
     def topic(self, name: str) -> str:
         return f"persistent://{TENANT}/{self.namespace}/{name}"
 
@@ -110,16 +100,9 @@ class Stage:
             producer.close()
         self.client.close()
         self.delete_functions()
-        try:
-            listing = self.request(
-                "GET", f"/admin/v2/namespaces/{TENANT}/{self.namespace}/topics", timeout=10
-            )
-            for name in json.loads(listing):
-                path = name.replace("persistent://", "/admin/v2/persistent/")
-                self.request("DELETE", f"{path}?force=true", timeout=10)
-            self.request("DELETE", f"/admin/v2/namespaces/{TENANT}/{self.namespace}", timeout=10)
-        except (urllib.error.URLError, OSError) as error:
-            print(f"chaos: leaving namespace {self.namespace} behind: {error}")
+        failed = self.admin.delete_namespace(f"{TENANT}/{self.namespace}", timeout=10)
+        if failed:
+            print(f"chaos: leaving namespace {self.namespace} behind: {failed}")
 
     def instances_ok(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         """Each function's restarts and exceptions, summed over instances; the status docs ride along."""
@@ -147,37 +130,14 @@ class Stage:
         return texts
 
     # -- state ---------------------------------------------------------------------------------------
-    def _state_path(self, function: str, key: str) -> str:
-        """The REST path of a state key (its slashes escaped: they are part of the key)."""
-        return f"/admin/v3/functions/{TENANT}/{self.namespace}/{function}/state/{quote(key, safe='')}"
-
     def get_state(self, function: str, key: str) -> bytes | None:
         """A function state value through the admin REST API (``functions querystate``)."""
-        try:
-            value = json.loads(self.request("GET", self._state_path(function, key)))
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return None
-            raise
-        text = value.get("stringValue")
+        text = self.admin.get_state(f"{TENANT}/{self.namespace}", function, key)
         return None if text is None else text.encode()
 
     def put_state(self, function: str, key: str, value: str) -> None:
         """``functions putstate`` through the admin REST API (a multipart form field ``state``)."""
-        boundary = "streamloopchaos"
-        state = json.dumps({"key": key, "stringValue": value})
-        body = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="state"\r\n'
-            f"Content-Type: application/json\r\n\r\n{state}\r\n--{boundary}--\r\n"
-        ).encode()
-        request = urllib.request.Request(
-            self.pulsar.admin_url + self._state_path(function, key),
-            data=body,
-            method="POST",
-        )
-        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+        self.admin.put_state(f"{TENANT}/{self.namespace}", function, key, value)
 
     # -- messages ------------------------------------------------------------------------------------
     def producer(self, name: str) -> Any:

@@ -73,9 +73,8 @@ def test_a_tampered_checkpoint_is_refused(stage: Stage, report) -> None:
         f"the learner learned after its checkpoint was tampered with: {checkpoints}"
     )
     assert len(stage.read("models")) == models_before
-    backlog = json.loads(stage.request("GET", f"/admin/v2/persistent/{TENANT}/{ns}/examples/stats"))[
-        "subscriptions"
-    ][f"{TENANT}/{ns}/learner"]["msgBacklog"]
+    stats = stage.admin.topic_stats(stage.topic("examples"))
+    backlog = stats["subscriptions"][f"{TENANT}/{ns}/learner"]["msgBacklog"]
     assert backlog >= 20, "the examples after the tampering must stay unacked"
     line = next(line for line in errors[0].splitlines() if "HMAC mismatch" in line)
     report.add(

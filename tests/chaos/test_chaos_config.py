@@ -9,7 +9,6 @@ function (``function <name>: userConfig.<key>: <expected>``); ``streamloop valid
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -65,9 +64,7 @@ def test_config_mistakes_show_in_functions_status(stage: Stage, report) -> None:
         sub = f"{TENANT}/{stage.namespace}/{name}"
         base = next(b for n, b, _, _ in MISTAKES if n == name)
         topic = {"features": "events", "scorer": "features", "learner": "examples"}[base]
-        stats = json.loads(
-            stage.request("GET", f"/admin/v2/persistent/{TENANT}/{stage.namespace}/{topic}/stats")
-        )
+        stats = stage.admin.topic_stats(stage.topic(topic))
         assert stats["subscriptions"][sub]["msgBacklog"] == 1, f"{name}: the message must stay unacked"
     report.add(
         "config_mistakes",

@@ -8,14 +8,11 @@ unless ``STREAMLOOP_REQUIRE_PULSAR=1`` (CI sets it), which turns that into a fai
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +21,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from streamloop.tools.admin import Admin, AdminError
+
 REPO = Path(__file__).resolve().parents[2]
 PULSAR_VERSION = os.environ.get("PULSAR_VERSION", "4.0.8")
 PULSAR_HOME = Path(
@@ -31,6 +30,7 @@ PULSAR_HOME = Path(
 )
 SERVICE_URL = os.environ.get("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650")
 ADMIN_URL = os.environ.get("PULSAR_ADMIN_URL", "http://127.0.0.1:8080").rstrip("/")
+ADMIN = Admin(ADMIN_URL)
 TENANT, NAMESPACE = "public", "default"
 # C1 only and the serial GC: a pulsar-admin call takes ~4 s instead of ~17 s on a 2-core machine.
 ADMIN_JAVA_OPTS = os.environ.get("PULSAR_ADMIN_JAVA_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
@@ -55,25 +55,11 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, every: float = 1
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def _get(path: str, timeout: float = 5.0) -> bytes:
-    """GET ``ADMIN_URL + path``; raises for anything but a 2xx answer."""
-    with urllib.request.urlopen(ADMIN_URL + path, timeout=timeout) as response:
-        return response.read()
-
-
-def _get_json(path: str, timeout: float = 5.0) -> Any:
-    """GET ``ADMIN_URL + path`` and decode the JSON answer."""
-    body = _get(path, timeout)
-    return json.loads(body) if body else None
-
-
 def unavailable_reason() -> str | None:
     """Why the cluster cannot be used, or ``None`` when broker and functions worker both answer."""
-    try:
-        _get("/admin/v2/brokers/ready")
-        _get("/admin/v2/worker/cluster/leader")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return f"no Pulsar broker with a functions worker at {ADMIN_URL} ({error})"
+    reason = ADMIN.unavailable(timeout=5)
+    if reason:
+        return reason
     if not (PULSAR_HOME / "bin" / "pulsar-admin").exists():
         return f"no Pulsar distribution at PULSAR_HOME={PULSAR_HOME} (bin/pulsar-admin)"
     return None
@@ -88,6 +74,11 @@ class Pulsar:
     home: Path = PULSAR_HOME
     namespace: str = NAMESPACE
     """Where ``delete``, ``status`` and ``log_tail`` look for functions (tenant ``public``)."""
+
+    @property
+    def rest(self) -> Admin:
+        """The admin REST API of this cluster."""
+        return Admin(self.admin_url)
 
     def admin(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
         """Run ``bin/pulsar-admin --admin-url ... <args>`` and return the finished process."""
@@ -119,7 +110,7 @@ class Pulsar:
 
     def status(self, name: str) -> dict[str, Any]:
         """The function's status JSON (the same document ``pulsar-admin functions status`` prints)."""
-        return _get_json(f"/admin/v3/functions/{TENANT}/{self.namespace}/{name}/status")
+        return self.rest.function_status(f"{TENANT}/{self.namespace}", name, timeout=5)
 
     def wait_for_status(self, name: str, running: int = 1, timeout: float = 180.0) -> dict[str, Any]:
         """Poll until ``numRunning == running``; fail with the last status and the instance log tail."""
@@ -130,7 +121,7 @@ class Pulsar:
                 last = self.status(name)
                 if last.get("numRunning") == running:
                     return last
-            except (urllib.error.URLError, OSError, ValueError) as error:
+            except AdminError as error:
                 last = repr(error)
             time.sleep(0.5)
         raise AssertionError(f"{name}: not {running} running after {timeout}s: {last}\n{self.log_tail(name)}")

@@ -5,13 +5,12 @@ worker's ``/metrics``, then undeploy."""
 from __future__ import annotations
 
 import re
-import urllib.request
 import uuid
 
 import orjson
 import pytest
 from cli_run import CONFIG_DIR, ok, streamloop
-from cluster import ADMIN_URL, SERVICE_URL, Pulsar, wait_for
+from cluster import ADMIN, ADMIN_URL, SERVICE_URL, Pulsar, wait_for
 from namespaces import delete_namespace
 
 from streamloop.worker.metricnames import USER_METRICS
@@ -22,8 +21,7 @@ EVENTS = 600
 
 def _user_metrics(namespace: str) -> dict[str, float]:
     """``metric`` label → count of ``pulsar_function_user_metric_count`` series of ``namespace``."""
-    with urllib.request.urlopen(f"{ADMIN_URL}/metrics/", timeout=30) as response:
-        text = response.read().decode()
+    text = ADMIN.request("GET", "/metrics/", timeout=30)
     found: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("pulsar_function_user_metric_count{") and f'namespace="{namespace}"' in line:
@@ -147,5 +145,4 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
 
 def pulsar_get(path: str) -> object:
     """GET a JSON document from the admin REST API."""
-    with urllib.request.urlopen(ADMIN_URL + path, timeout=30) as response:
-        return orjson.loads(response.read())
+    return ADMIN.request("GET", path, timeout=30)

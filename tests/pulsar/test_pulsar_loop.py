@@ -5,8 +5,6 @@ the same predictions from the embedded runner, the runner on the broker and the 
 from __future__ import annotations
 
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,15 +36,7 @@ def package() -> Path:
 
 def delete_topics(p: Pulsar) -> None:
     """Remove the loop's topics (and their subscriptions) so each phase starts from nothing."""
-    for name in TOPICS:
-        request = urllib.request.Request(
-            f"{p.admin_url}/admin/v2/persistent/public/default/{name}?force=true", method="DELETE"
-        )
-        try:
-            urllib.request.urlopen(request, timeout=30).read()
-        except urllib.error.HTTPError as error:
-            if error.code != 404:
-                raise
+    p.rest.delete_topics("public/default", list(TOPICS), timeout=30)
 
 
 @pytest.fixture

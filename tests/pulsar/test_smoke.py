@@ -7,11 +7,10 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from cluster import ADMIN_URL, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wait_for, wheels_from
+from cluster import ADMIN, NAMESPACE, REPO, TENANT, Pulsar, make_zip, topic, wait_for, wheels_from
 
 pytestmark = pytest.mark.pulsar
 
@@ -39,9 +38,7 @@ def write_config(path: Path, name: str, source: str, sink: str) -> Path:
 
 def backlog(source: str) -> int:
     """Unacknowledged messages over all subscriptions of ``source``."""
-    path = source.replace("persistent://", "/admin/v2/persistent/") + "/stats"
-    with urllib.request.urlopen(ADMIN_URL + path, timeout=5) as response:
-        stats = json.loads(response.read())
+    stats = ADMIN.topic_stats(source, timeout=5)
     return sum(s["msgBacklog"] for s in stats["subscriptions"].values())
 
 

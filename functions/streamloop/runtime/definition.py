@@ -8,6 +8,7 @@ Shared by default, Failover with ``retainOrdering``, Key_Shared with ``retainKey
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,24 @@ class FunctionDefinition:
         return self.spec.name
 
 
+def worker_class_paths(name: str) -> list[str]:
+    """The import paths of the ``streamloop.worker`` classes called ``name``, the shortest for each class
+    (where a stale ``className`` has moved to).
+
+    >>> worker_class_paths("FeaturesFunction"), worker_class_paths("NoSuchClass")
+    (['streamloop.worker.features.FeaturesFunction'], [])
+    """
+    import streamloop.worker
+
+    paths: dict[type, str] = {}
+    for module in pkgutil.walk_packages(streamloop.worker.__path__, "streamloop.worker."):
+        value = getattr(importlib.import_module(module.name), name, None)
+        path = f"{module.name}.{name}"
+        if isinstance(value, type) and len(path) < len(paths.get(value, path + ".")):
+            paths[value] = path
+    return sorted(paths.values())
+
+
 def resolve_class(class_name: str, source: str) -> type:
     """Import ``className``; only classes of the ``streamloop`` package are run."""
     module_name, _, attr = class_name.rpartition(".")
@@ -51,7 +70,9 @@ def resolve_class(class_name: str, source: str) -> type:
     try:
         value = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
-        raise ConfigError([Problem(source, "className", f"cannot import {class_name!r}: {error}")]) from None
+        expected = " or ".join(worker_class_paths(attr)) or "a function class of streamloop.worker"
+        message = f"cannot import {class_name!r} ({error}); expected {expected}"
+        raise ConfigError([Problem(source, "className", message)]) from None
     if not isinstance(value, type) or not callable(getattr(value, "process", None)):
         raise ConfigError([Problem(source, "className", f"{class_name!r} is not a class with process()")])
     return value

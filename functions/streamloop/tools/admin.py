@@ -1,4 +1,9 @@
-"""Pulsar's admin REST API, the parts ``streamloop deploy``/``undeploy``/``status`` use (no JVM needed).
+"""Pulsar's admin REST API: the one client the CLI, the bench and the broker tests use (no JVM needed).
+
+Standard-library ``urllib``: a handful of JSON calls and one multipart upload need no HTTP library, and the
+tools stay installable next to the worker's dependencies. Every call is bounded by a timeout (the client's,
+or the call's own), and every failure is an :class:`AdminError` naming the method, the path, the HTTP
+status (``status``, ``None`` when the cluster cannot be reached) and Pulsar's reason.
 
 A function is created like ``pulsar-admin functions create --function-config-file f.yaml --py pkg.zip``
 does it: ``POST /admin/v3/functions/{tenant}/{namespace}/{name}`` with a multipart body holding the
@@ -7,11 +12,15 @@ FunctionConfig as JSON (``functionConfig``) and the package (``data``).
 >>> body, content_type = multipart({"functionConfig": (None, b'{"name": "f"}', "application/json")})
 >>> content_type.startswith("multipart/form-data; boundary="), b'name="functionConfig"' in body
 (True, True)
+>>> Admin("http://127.0.0.1:9").unavailable(timeout=1).startswith("no broker at http://127.0.0.1:9")
+True
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 # Models: the compacted topic keeps only the latest model per name once it holds more than this.
 COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
@@ -26,6 +36,11 @@ COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
 
 class AdminError(RuntimeError):
     """An admin call failed: the method, path, HTTP status and Pulsar's reason."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of the answer; ``None`` when there was no answer."""
 
 
 def multipart(fields: Mapping[str, tuple[str | None, bytes, str]]) -> tuple[bytes, str]:
@@ -39,9 +54,18 @@ def multipart(fields: Mapping[str, tuple[str | None, bytes, str]]) -> tuple[byte
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def rest_path(topic: str) -> str:
+    """The REST path of a fully qualified topic.
+
+    >>> rest_path("persistent://public/default/events")
+    '/admin/v2/persistent/public/default/events'
+    """
+    return "/admin/v2/" + topic.replace("://", "/", 1)
+
+
 @dataclass
 class Admin:
-    """The admin REST API at ``url`` (e.g. ``http://127.0.0.1:8080``)."""
+    """The admin REST API at ``url`` (e.g. ``http://127.0.0.1:8080``); calls time out after ``timeout`` s."""
 
     url: str = "http://127.0.0.1:8080"
     timeout: float = 120.0
@@ -53,26 +77,87 @@ class Admin:
         body: bytes | None = None,
         content_type: str = "application/json",
         ok: tuple[int, ...] = (),
+        timeout: float | None = None,
     ) -> Any:
-        """Call the API; return the decoded JSON answer (or ``None``). Statuses in ``ok`` are not errors."""
+        """Call the API; return the decoded JSON answer, its text if it is not JSON, or ``None`` if empty.
+
+        Statuses in ``ok`` are not errors (the call returns ``None``).
+        """
         request = urllib.request.Request(self.url.rstrip("/") + path, data=body, method=method)
         if body is not None:
             request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read()
+            seconds = self.timeout if timeout is None else timeout
+            with urllib.request.urlopen(request, timeout=seconds) as answer:
+                text = answer.read()
         except urllib.error.HTTPError as error:
             if error.code in ok:
                 return None
-            raise AdminError(f"{method} {path}: HTTP {error.code}: {_reason(error.read())}") from None
+            message = f"{method} {path}: HTTP {error.code}: {_reason(error.read())}"
+            raise AdminError(message, error.code) from None
         except urllib.error.URLError as error:
             raise AdminError(f"{method} {path}: cannot reach {self.url} ({error.reason})") from None
-        return json.loads(text) if text.strip() else None
+        except OSError as error:  # a timeout or a reset connection while reading the answer
+            raise AdminError(f"{method} {path}: no answer from {self.url} ({error})") from None
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
+            return text.decode(errors="replace")
+
+    def unavailable(self, timeout: float = 3.0) -> str | None:
+        """Why no broker with a functions worker answers, or ``None``."""
+        try:
+            self.request("GET", "/admin/v2/brokers/ready", timeout=timeout)
+            self.request("GET", "/admin/v2/worker/cluster/leader", timeout=timeout)
+        except AdminError as error:
+            return f"no broker at {self.url} ({error})"
+        return None
 
     # -- namespaces and topics -------------------------------------------------------------------------
     def ensure_namespace(self, namespace: str) -> None:
         """Create ``tenant/namespace`` unless it exists."""
         self.request("PUT", f"/admin/v2/namespaces/{namespace}", b"{}", ok=(409,))
+
+    def set_namespace_retention(self, namespace: str, minutes: int, megabytes: int) -> None:
+        """Keep the namespace's acked messages ``minutes``/``megabytes`` long (-1: unlimited)."""
+        body = json.dumps({"retentionTimeInMinutes": minutes, "retentionSizeInMB": megabytes}).encode()
+        self.request("POST", f"/admin/v2/namespaces/{namespace}/retention", body)
+
+    def namespace_topics(self, namespace: str, timeout: float | None = None) -> list[str]:
+        """The fully qualified topics (and partitions) of ``tenant/namespace``."""
+        return self.request("GET", f"/admin/v2/namespaces/{namespace}/topics", timeout=timeout) or []
+
+    def delete_namespace(
+        self,
+        namespace: str,
+        *,
+        topics: bool = True,
+        within: float = 0.0,
+        every: float = 2.0,
+        timeout: float | None = None,
+    ) -> str | None:
+        """Delete ``tenant/namespace`` (first its ``topics``: brokers refuse a forced namespace delete by
+        default), trying again every ``every`` s for ``within`` s; returns why it failed, or ``None``.
+
+        A namespace that does not exist is deleted. Instances of just-deleted functions may still be
+        connected and recreate topics, and the topic-policies system topic keeps the namespace "non empty"
+        for a while: hence ``within``.
+        """
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                if topics:
+                    for name in self.namespace_topics(namespace, timeout=timeout):
+                        with contextlib.suppress(AdminError):  # a partition or an already deleted topic
+                            self.request("DELETE", f"{rest_path(name)}?force=true", timeout=timeout)
+                self.request("DELETE", f"/admin/v2/namespaces/{namespace}", ok=(404,), timeout=timeout)
+                return None
+            except AdminError as error:
+                if time.monotonic() >= deadline:
+                    return str(error)
+            time.sleep(every)
 
     def create_topics(
         self, namespace: str, names: list[str], compacted: tuple[str, ...] = ("models",)
@@ -89,13 +174,20 @@ class Admin:
         body = json.dumps({"retentionTimeInMinutes": minutes, "retentionSizeInMB": megabytes}).encode()
         self.request("POST", f"/admin/v2/persistent/{namespace}/{name}/retention", body)
 
-    def delete_topics(self, namespace: str, names: list[str]) -> None:
+    def delete_topics(self, namespace: str, names: list[str], timeout: float | None = None) -> None:
         """Force-delete topics (missing ones are fine)."""
         for name in names:
-            self.request("DELETE", f"/admin/v2/persistent/{namespace}/{name}?force=true", ok=(404,))
+            path = f"/admin/v2/persistent/{namespace}/{name}?force=true"
+            self.request("DELETE", path, ok=(404,), timeout=timeout)
+
+    def topic_stats(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
+        """``topics stats`` of a fully qualified topic (``msgInCounter``, ``subscriptions``, ...)."""
+        return self.request("GET", f"{rest_path(topic)}/stats", timeout=timeout) or {}
 
     # -- functions -------------------------------------------------------------------------------------
-    def create_function(self, config: Mapping[str, Any], package: Path, update: bool = False) -> None:
+    def create_function(
+        self, config: Mapping[str, Any], package: Path, update: bool = False, timeout: float | None = None
+    ) -> None:
         """``functions create`` (or ``update``) of a FunctionConfig with its package file."""
         body, content_type = multipart(
             {
@@ -104,21 +196,40 @@ class Admin:
             }
         )
         path = f"/admin/v3/functions/{config['tenant']}/{config['namespace']}/{config['name']}"
-        self.request("PUT" if update else "POST", path, body, content_type)
+        self.request("PUT" if update else "POST", path, body, content_type, timeout=timeout)
 
-    def delete_function(self, namespace: str, name: str) -> bool:
+    def delete_function(self, namespace: str, name: str, timeout: float | None = None) -> bool:
         """``functions delete``; ``False`` if there was no such function."""
         try:
-            self.request("DELETE", f"/admin/v3/functions/{namespace}/{name}")
+            self.request("DELETE", f"/admin/v3/functions/{namespace}/{name}", timeout=timeout)
         except AdminError as error:
-            if "HTTP 404" in str(error) or "doesn't exist" in str(error):
+            if error.status == 404 or "doesn't exist" in str(error):
                 return False
             raise
         return True
 
-    def function_status(self, namespace: str, name: str) -> dict[str, Any]:
+    def function_status(self, namespace: str, name: str, timeout: float | None = None) -> dict[str, Any]:
         """The ``FunctionStatus`` document (``numInstances``, ``numRunning``, ``instances[...]``)."""
-        return self.request("GET", f"/admin/v3/functions/{namespace}/{name}/status")
+        return self.request("GET", f"/admin/v3/functions/{namespace}/{name}/status", timeout=timeout)
+
+    def function_stats(self, namespace: str, name: str, timeout: float | None = None) -> dict[str, Any]:
+        """``functions stats`` (``processedSuccessfullyTotal``, ``instances[...]``)."""
+        return self.request("GET", f"/admin/v3/functions/{namespace}/{name}/stats", timeout=timeout) or {}
+
+    def get_state(self, namespace: str, name: str, key: str, timeout: float | None = None) -> str | None:
+        """``functions querystate``: the string value of a state key, ``None`` if it has none."""
+        path = f"/admin/v3/functions/{namespace}/{name}/state/{quote(key, safe='')}"
+        value = self.request("GET", path, ok=(404,), timeout=timeout)
+        return None if value is None else value.get("stringValue")
+
+    def put_state(
+        self, namespace: str, name: str, key: str, value: str, timeout: float | None = None
+    ) -> None:
+        """``functions putstate`` of a string value (a multipart form field ``state``)."""
+        state = json.dumps({"key": key, "stringValue": value}).encode()
+        body, content_type = multipart({"state": (None, state, "application/json")})
+        path = f"/admin/v3/functions/{namespace}/{name}/state/{quote(key, safe='')}"
+        self.request("POST", path, body, content_type, timeout=timeout)
 
 
 def _reason(body: bytes) -> str:

@@ -4,9 +4,8 @@ Examples::
 
     streamloop validate                              # check every pulsar-config/*.yaml
     streamloop demo                                  # the drifting-stream demo on the embedded runner
-    streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
-    streamloop run --service-url pulsar://127.0.0.1:6650   # the same functions against a real broker
     streamloop dataset --out data && streamloop replay data/events.jsonl --labels data/labels.jsonl
+    streamloop run --service-url pulsar://127.0.0.1:6650   # the four functions in this process, on a broker
     streamloop report --run out/run                  # accuracy per model version, latencies: PNG + HTML
     streamloop train data/events.jsonl --labels data/labels.jsonl --out out/model.onnx
     streamloop deploy && streamloop status           # the four functions on a cluster (admin REST API)
@@ -19,15 +18,12 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from streamloop.tools.admin import AdminError
 from streamloop.tools.commands import add_command
-from streamloop.worker.config import ConfigError, FunctionFile, topic
+from streamloop.worker.config import ConfigError, FunctionFile
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
 # Optional packages of some commands, by the pyproject extra that installs them.
@@ -63,60 +59,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jsonl(path: str) -> Iterator[dict[str, Any]]:
-    with open(path, "rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    yield orjson.loads(line)
-                except orjson.JSONDecodeError as error:
-                    raise SystemExit(f"{path}:{number}: invalid JSON ({error})") from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    import pulsar
+
     from streamloop.runtime.runner import Runner
-    from streamloop.tools.demo import read_topic
-    from streamloop.tools.replay import replay
 
-    client = None
-    if args.service_url:
-        import pulsar
-
-        client = pulsar.Client(args.service_url)
+    client = pulsar.Client(args.service_url)
     runner = Runner.from_directory(args.config_dir, client=client, state_dir=args.state_dir)
     runner.start()
-    if client is not None:
-        stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print(f"running {', '.join(runner.function_names)} against {args.service_url}; Ctrl-C stops")
-        runner.run(stop)
-        runner.stop()
-        return 0
-    if not args.events:
-        raise SystemExit("run: the embedded runner needs --events (or give --service-url)")
-    labels = {str(r.get("id")): r for r in _jsonl(args.labels)} if args.labels else {}
-    events = list(_jsonl(args.events))
-    counts = replay(
-        runner.client,
-        events,
-        (labels.pop(str(e.get("id")), None) for e in events),
-        label_delay=args.label_delay,
-        on_sent=lambda *_: runner.pump(),
-    )
-    runner.pump()
-    out = Path(args.predictions_out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as handle:
-        predictions = read_topic(runner.client, topic("predictions"))
-        for message in predictions:
-            handle.write(message.data() + b"\n")
-    dead = read_topic(runner.client, topic("dead-letters"))
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"running {', '.join(runner.function_names)} against {args.service_url}; Ctrl-C stops")
+    runner.run(stop)
     runner.stop()
-    print(
-        f"{counts['events']} events, {counts['labels']} labels → {len(predictions)} predictions in {out}; "
-        f"{len(dead)} dead letters"
-    )
     return 0
 
 
@@ -139,13 +95,13 @@ Examples::
     streamloop validate                              # every pulsar-config/*.yaml
     streamloop validate pulsar-config/learner.yaml my-features.yaml
 """
-RUN = """Run the four functions in this process: on the embedded transport (no broker), or against a
-broker with --service-url (then the functions must not also be deployed there: they would share
-subscriptions).
+RUN = """Run the four functions in this process against a broker, until Ctrl-C (the functions must not
+also be deployed there: they would share subscriptions). To feed the loop a file on the embedded
+transport instead, use `streamloop replay` without --service-url.
 
 Examples::
 
-    streamloop run --events ev.jsonl --labels lb.jsonl --label-delay 100 --predictions-out preds.jsonl
+    streamloop run --service-url pulsar://127.0.0.1:6650
     streamloop run --service-url pulsar://127.0.0.1:6650 --state-dir .state
 """
 DEMO = """Drifting stream through the loop against a static model and river's own evaluation (embedded
@@ -171,14 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
     validate.set_defaults(handler=cmd_validate)
 
-    run = add_command(sub, "run", "run the four functions in this process", RUN)
+    run = add_command(sub, "run", "run the four functions in this process, on a broker", RUN)
     run.add_argument("--config-dir", default="pulsar-config")
-    run.add_argument("--service-url", help="a real broker, e.g. pulsar://127.0.0.1:6650")
+    run.add_argument("--service-url", required=True, help="the broker, e.g. pulsar://127.0.0.1:6650")
     run.add_argument("--state-dir", help="keep function state in this directory across runs")
-    run.add_argument("--events", help="JSONL file of raw events (embedded runner)")
-    run.add_argument("--labels", help="JSONL file of {id, label} records")
-    run.add_argument("--label-delay", type=int, default=0, help="send each label N events after its event")
-    run.add_argument("--predictions-out", default="out/predictions.jsonl")
     run.set_defaults(handler=cmd_run)
 
     demo = add_command(sub, "demo", "drifting stream: the loop vs a static model", DEMO)
@@ -196,21 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from streamloop.tools import terminal
+    except ModuleNotFoundError as error:  # the tools' own dependencies (rich) are not installed
+        print(f"streamloop needs {error.name}: pip install 'streamloop[tools]'", file=sys.stderr)
+        return 1
+    try:
         return args.handler(args)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        terminal.stderr.print(str(error))
         return 2
     except ModuleNotFoundError as error:
         extra = EXTRAS.get((error.name or "").split(".")[0])
         if extra is None:
             raise
-        print(
-            f"streamloop {args.command} needs {error.name}: pip install 'streamloop[{extra}]'",
-            file=sys.stderr,
-        )
+        terminal.error(args.command, f"needs {error.name}: pip install 'streamloop[{extra}]'")
         return 1
     except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
-        print(f"streamloop {args.command}: {error}", file=sys.stderr)
+        terminal.error(args.command, error)
         return 1
 
 

@@ -1,8 +1,9 @@
 """The configuration reference (``docs/configuration.md``), generated from the pydantic config schemas.
 
-Every key, type, default, constraint and description comes from the classes the functions validate their
-``userConfig`` with, so the page cannot drift from the code: ``make docs`` rewrites it and a test fails
-when the committed page differs from :func:`render`.
+Every key, type, default, constraint and description comes from the JSON schema of the classes the
+functions validate their ``userConfig`` with (``model_json_schema``; descriptions are the fields' attribute
+docstrings, ``use_attribute_docstrings``), so the page cannot drift from the code: ``make docs`` rewrites
+it and a test fails when the committed page differs from :func:`render`.
 
 >>> print(field_rows(__import__("streamloop.worker.joiner").worker.joiner.JoinerConfig)[-1])
 | `remember_joined` | int | `100000` | ≥ 0 | Ids of recent joins kept to recognise redelivered duplicates. |
@@ -12,96 +13,85 @@ Usage: ``python -m streamloop.tools.configdoc docs/configuration.md`` (``--check
 
 from __future__ import annotations
 
-import ast
 import inspect
-import itertools
 import json
 import sys
-import textwrap
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-import annotated_types
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
-_BOUNDS = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "min_length": "length ≥", "max_length": "length ≤"}
-
-
-def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
-    """The string literal right below each field in the class bodies of ``model`` and its bases."""
-    docs: dict[str, str] = {}
-    for cls in reversed(model.__mro__):
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-        except (OSError, TypeError):
-            continue
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        for node, after in itertools.pairwise(body):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
+_TYPES = {"integer": "int", "number": "float", "string": "str", "boolean": "bool", "null": "None"}
+_BOUNDS = {
+    "exclusiveMinimum": ">",
+    "minimum": "≥",
+    "exclusiveMaximum": "<",
+    "maximum": "≤",
+    "minLength": "length ≥",
+    "maxLength": "length ≤",
+    "minItems": "length ≥",
+    "maxItems": "length ≤",
+}
 
 
-def type_name(annotation: Any) -> str:
-    """A readable type: ``str``, ``list[str]``, ``float | None``, ``'error' | 'ignore'``.
+def type_name(schema: Any) -> str:
+    """A readable type of a JSON schema: ``str``, ``list[str]``, ``float | None``, ``'error' | 'ignore'``.
 
-    >>> from typing import Annotated, Literal, Optional
-    >>> type_name(Optional[Annotated[str, "meta"]]), type_name(Literal["a", "b"]), type_name(dict[str, int])
-    ('str | None', "'a' | 'b'", 'dict[str, int]')
+    >>> type_name({"anyOf": [{"type": "number"}, {"type": "null"}]}), type_name({"enum": ["a", "b"]})
+    ('float | None', "'a' | 'b'")
+    >>> type_name({"type": "array", "items": {"$ref": "#/$defs/RiverObject"}})
+    'list[RiverObject]'
     """
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return type_name(args[0])
-    if origin in (Union, UnionType):
-        return " | ".join(type_name(a) for a in args)
-    if origin is Literal:
-        return " | ".join(repr(a) for a in args)
-    if origin is not None:
-        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_name(a) for a in args)}]"
-    if annotation is type(None):
-        return "None"
-    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
+    if not isinstance(schema, dict):  # ``additionalProperties: true``
+        return "Any"
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(type_name(option) for option in schema["anyOf"])
+    if "const" in schema:
+        return repr(schema["const"])
+    if "enum" in schema:
+        return " | ".join(repr(value) for value in schema["enum"])
+    kind = schema.get("type")
+    if kind == "array":
+        return f"list[{type_name(schema.get('items', {}))}]"
+    if kind == "object":
+        return f"dict[str, {type_name(schema.get('additionalProperties', {}))}]"
+    return _TYPES.get(kind, "Any")
 
 
-def _default(field: Any) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-        return "see below" if isinstance(value, BaseModel) else f"`{json.dumps(value)}`"
-    if field.default is PydanticUndefined:
+def _bounds(schema: dict[str, Any]) -> str:
+    """The constraints of a field's schema (and of its ``anyOf`` options), e.g. ``≥ 0, ≤ 1000``."""
+    parts = [schema, *schema.get("anyOf", [])]
+    return ", ".join(
+        f"{symbol} {part[key]}" for part in parts for key, symbol in _BOUNDS.items() if key in part
+    )
+
+
+def _default(model: type[BaseModel], key: str, schema: dict[str, Any], required: set[str]) -> str:
+    if "default" in schema:
+        return f"`{json.dumps(schema['default'])}`"
+    if key in required:
         return "**required**"
-    value = field.default.model_dump(by_alias=True) if isinstance(field.default, BaseModel) else field.default
-    return f"`{json.dumps(value)}`"
+    field = next(f for name, f in model.model_fields.items() if (f.alias or name) == key)
+    value = field.get_default(call_default_factory=True)  # a factory's value is not in the schema
+    return "see below" if isinstance(value, BaseModel) else f"`{json.dumps(value)}`"
 
 
-def _bounds(field: Any) -> str:
-    parts = []
-    for item in field.metadata:
-        for attribute, symbol in _BOUNDS.items():
-            value = getattr(item, attribute, None)
-            if value is not None and isinstance(item, annotated_types.BaseMetadata):
-                parts.append(f"{symbol} {value}")
-    return ", ".join(parts)
+def _cell(text: str) -> str:
+    """One line of Markdown table cell: whitespace folded, ``code`` as `code`, pipes escaped."""
+    return " ".join(text.split()).replace("``", "`").replace("|", "\\|")
 
 
 def field_rows(model: type[BaseModel]) -> list[str]:
     """One Markdown table row per field of ``model`` (the key as written in YAML)."""
-    docs = attribute_docstrings(model)
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
     rows = []
-    for name, field in model.model_fields.items():
-        key = field.alias or name
-        text = field.description or docs.get(name, "")
-        kind = type_name(field.annotation).replace("|", "\\|")
-        rows.append(f"| `{key}` | {kind} | {_default(field)} | {_bounds(field)} | {text} |")
+    for key, field in schema["properties"].items():
+        cells = (type_name(field), _default(model, key, field, required), _bounds(field))
+        kind, default, bounds = (_cell(c) for c in cells)
+        rows.append(f"| `{key}` | {kind} | {default} | {bounds} | {_cell(field.get('description', ''))} |")
     return rows
 
 

@@ -9,6 +9,7 @@ scores the stream with a static model trained on the first segment only, and run
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from typing import Any
 
 import orjson
 import pulsar
+from rich.table import Table
 from river import datasets, evaluate, metrics, utils
 
 from streamloop.runtime.runner import Runner
 from streamloop.tools.replay import replay
+from streamloop.tools.terminal import progress_bar, show
 from streamloop.worker.config import topic
 from streamloop.worker.learner.models import build_model, pure_inference_mode
 from streamloop.worker.messages import read_example, read_metric_record, read_prediction
@@ -93,16 +96,16 @@ def run_demo(
     pairs = list(drifting_stream(n, drift_at, seed))
     runner = Runner.from_directory(config_dir)
     runner.start()
-    step = max(1, n // 20)
+    with progress_bar("events") if progress else contextlib.nullcontext(None) as bar:
+        task = bar.add_task("demo", total=n) if bar is not None else None
 
-    def pump(kind: str, record: dict[str, Any]) -> None:
-        runner.pump()
-        if progress and kind == "e" and int(record["id"][1:]) % step == 0:
-            print(f"  … {int(record['id'][1:]):>7}/{n} events", flush=True)
+        def pump(kind: str, record: dict[str, Any]) -> None:
+            runner.pump()
+            if bar is not None and kind == "e":
+                bar.advance(task)
 
-    replay(
-        runner.client, (e for e, _ in pairs), (lbl for _, lbl in pairs), label_delay=label_delay, on_sent=pump
-    )
+        events, labels = (e for e, _ in pairs), (lbl for _, lbl in pairs)
+        replay(runner.client, events, labels, label_delay=label_delay, on_sent=pump)
     runner.pump()
     client = runner.client
     predictions = {}
@@ -225,13 +228,18 @@ def write_outputs(result: DemoResult, out_dir: str | Path = "out", window: int =
 
 
 def print_table(summary: dict[str, Any]) -> None:
-    print(f"\n{'segment':>17} | {'static':>7} | {'loop':>7} | {'river ref':>9}")
-    print("-" * 50)
+    """Accuracy per segment: the static model, the loop and river's reference; then the counts."""
+    table = Table("segment", "static", "loop", "river ref")
+    for column in table.columns[1:]:
+        column.justify = "right"
     for s in summary["segments"]:
-        print(
-            f"{s['start']:>7} – {s['end']:<7} | {s['static_acc']:6.2f}% | {s['loop_acc']:6.2f}% | "
-            f"{s['reference_acc']:8.2f}%"
+        table.add_row(
+            f"{s['start']} – {s['end']}",
+            f"{s['static_acc']:.2f}%",
+            f"{s['loop_acc']:.2f}%",
+            f"{s['reference_acc']:.2f}%",
         )
+    show(table)
     print(
         f"\n{summary['events']} events → {summary['predictions']} predictions, "
         f"{summary['examples']} examples; "

@@ -10,9 +10,10 @@ whole loop elsewhere: the files' tenant, namespace and every ``persistent://<the
 >>> moved = in_namespace(config, "public/cli1")
 >>> moved["namespace"], moved["inputs"], moved["userConfig"]["models_topic"], moved["runtime"]
 ('cli1', ['persistent://public/cli1/features'], 'persistent://public/cli1/models', 'PYTHON')
->>> print(status_table([("scorer", {"instances": [{"instanceId": 0, "status": {
+>>> from streamloop.tools.terminal import plain
+>>> print(plain(status_table([("scorer", {"instances": [{"instanceId": 0, "status": {
 ...     "running": True, "numReceived": 7, "numSuccessfullyProcessed": 7, "numUserExceptions": 0,
-...     "numSystemExceptions": 0, "numRestarts": 0, "averageLatency": 1.25}}]})]))
+...     "numSystemExceptions": 0, "numRestarts": 0, "averageLatency": 1.25}}]})])))
 FUNCTION  INSTANCE  RUNNING  RECEIVED  PROCESSED  EXCEPTIONS  RESTARTS  LATENCY_MS  LAST_ERROR
 scorer    0         yes      7         7          0           0         1.25
 """
@@ -23,6 +24,9 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from rich.table import Table
+from rich.text import Text
 
 import streamloop
 
@@ -70,42 +74,38 @@ def _error(status: dict[str, Any]) -> str:
     return lines[-1][:100] if lines else ""
 
 
-def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> str:
-    """One row per instance of every function (``None``: not deployed), columns aligned."""
-    rows = [
-        [
-            "FUNCTION",
-            "INSTANCE",
-            "RUNNING",
-            "RECEIVED",
-            "PROCESSED",
-            "EXCEPTIONS",
-            "RESTARTS",
-            "LATENCY_MS",
-            "LAST_ERROR",
-        ]
-    ]
+STATUS_COLUMNS = (
+    "FUNCTION",
+    "INSTANCE",
+    "RUNNING",
+    "RECEIVED",
+    "PROCESSED",
+    "EXCEPTIONS",
+    "RESTARTS",
+    "LATENCY_MS",
+    "LAST_ERROR",
+)
+
+
+def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table:
+    """One row per instance of every function (``None``: not deployed)."""
+    table = Table(*STATUS_COLUMNS, box=None, pad_edge=False, header_style="bold")
     for name, document in statuses:
         if document is None:
-            rows.append([name, "-", "not deployed", "", "", "", "", "", ""])
+            table.add_row(name, "-", Text("not deployed", style="yellow"))
             continue
         for instance in sorted(document.get("instances") or [], key=lambda i: i.get("instanceId", 0)):
             s = instance.get("status") or {}
             exceptions = int(s.get("numUserExceptions") or 0) + int(s.get("numSystemExceptions") or 0)
-            rows.append(
-                [
-                    name,
-                    str(instance.get("instanceId", "")),
-                    "yes" if s.get("running") else "no",
-                    str(s.get("numReceived", 0)),
-                    str(s.get("numSuccessfullyProcessed", 0)),
-                    str(exceptions),
-                    str(s.get("numRestarts", 0)),
-                    f"{float(s.get('averageLatency') or 0):.2f}",
-                    _error(s),
-                ]
+            table.add_row(
+                name,
+                str(instance.get("instanceId", "")),
+                Text("yes", style="green") if s.get("running") else Text("no", style="red"),
+                str(s.get("numReceived", 0)),
+                str(s.get("numSuccessfullyProcessed", 0)),
+                str(exceptions),
+                str(s.get("numRestarts", 0)),
+                f"{float(s.get('averageLatency') or 0):.2f}",
+                Text(_error(s), style="red"),
             )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return table

@@ -1,8 +1,8 @@
 """Replay a dataset into the loop: each event, then its label ``label_delay`` events later.
 
-This is how labels arrive in production (after the fact), and how the demo, ``streamloop run --events``
-and ``streamloop replay`` feed the loop. Works with any pulsar-client-compatible client: the runner's
-embedded one or a real ``pulsar.Client``.
+This is how labels arrive in production (after the fact), and how the demo and ``streamloop replay`` feed
+the loop. Works with any pulsar-client-compatible client: the runner's embedded one or a real
+``pulsar.Client``.
 
 >>> from streamloop.runtime.memory import MemoryClient
 >>> client = MemoryClient()

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streamloop.worker.codec import RawBytes
+
 DEFAULT_NAMESPACE = "persistent://public/default"
 
 
@@ -77,7 +79,7 @@ class ConfigError(ValueError):
 class UserConfig(BaseModel):
     """Settings shared by every function; each function's own model extends this one."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     dead_letter_topic: str = topic("dead-letters")
     """Where a message that can never be processed goes, with the reason in its ``error`` property."""
@@ -120,6 +122,8 @@ def parse_user_config(model: type[Config], values: Mapping[str, Any] | None, sou
         raise ConfigError(problems) from None
 
 
+# The SerDe of every input, named where the worker package defines it.
+RAW_BYTES = f"{RawBytes.__module__}.{RawBytes.__qualname__}"
 # Every key of Pulsar 4.0's FunctionConfig (pulsar-admin ignores the ones it does not know).
 FUNCTION_CONFIG_KEYS = frozenset(
     [
@@ -240,12 +244,13 @@ class FunctionFile:
                         src, f"inputs[{name}]", "expected a fully qualified topic (needed by context.ack)"
                     )
                 )
-            if self.input_serde(name) != "streamloop.worker.codec.RawBytes":
+            serde = self.input_serde(name)
+            if serde != RAW_BYTES:
                 problems.append(
                     Problem(
                         src,
                         f"inputSpecs.{name}.serdeClassName",
-                        "expected streamloop.worker.codec.RawBytes (the default SerDe rewrites payloads)",
+                        f"expected {RAW_BYTES}, got {serde!r} (the default SerDe rewrites payloads)",
                     )
                 )
         if self.config.get("skipToLatest"):

@@ -16,8 +16,10 @@ measured back to back much less.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -30,7 +32,7 @@ from typing import Any
 import pulsar
 import yaml
 
-from streamloop.tools.bench import admin
+from streamloop.tools.admin import Admin, AdminError
 from streamloop.tools.bench.pulsar_io import (
     Produced,
     TopicMessages,
@@ -56,6 +58,9 @@ FUNCTIONS = ("features", "scorer", "joiner", "learner")
 SATURATE_TIMEOUT = 180.0
 FUNCTION_ROUNDS = 3  # identity/function pairs per function; the ratio reported is their median
 LOOP_RATE = 500
+SERVICE_URL = os.environ.get("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650")
+# Only this admin URL is contacted; every call is bounded (30 s unless the call says otherwise).
+ADMIN = Admin(os.environ.get("PULSAR_ADMIN_URL", "http://127.0.0.1:8080").rstrip("/"), timeout=30.0)
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -71,7 +76,7 @@ def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dic
     """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs."""
     if options.quick:
         return skipped_all(QUICK)
-    reason = admin.unavailable()
+    reason = ADMIN.unavailable()
     if reason:
         return skipped_all(f"{SKIPPED}: {reason}")
     session = Session(Path(options.config_dir), prepare())
@@ -89,22 +94,23 @@ class Session:
         self.streams = streams
         self.configs = {name: yaml.safe_load((config_dir / f"{name}.yaml").read_text()) for name in FUNCTIONS}
         self.package = build_package(Path(f"/tmp/streamloop-bench-{self.namespace}"))
-        admin.create_namespace(f"public/{self.namespace}")
+        ADMIN.ensure_namespace(f"public/{self.namespace}")
         self.client = pulsar.Client(
-            admin.SERVICE_URL,
+            SERVICE_URL,
             operation_timeout_seconds=30,
             logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
         )
-        self.created: list[str] = []
+        self.created: list[tuple[str, str]] = []  # (tenant/namespace, name)
         self.startup: dict[str, dict[str, float]] = {}
         self.rates: dict[str, float] = {}
         self.identity_rates: list[float] = []  # every run of the plain identity function
 
     def close(self) -> None:
-        for fqfn in self.created:
-            admin.delete_function(fqfn)
+        for function in self.created:
+            with contextlib.suppress(AdminError):
+                ADMIN.delete_function(*function, timeout=60)
         self.client.close()
-        failed = admin.delete_namespace(f"public/{self.namespace}")
+        failed = ADMIN.delete_namespace(f"public/{self.namespace}", within=60, timeout=60)
         if failed:
             progress(f"could not delete public/{self.namespace}: {failed}")
 
@@ -268,8 +274,8 @@ class Session:
     def create(self, config: dict[str, Any]) -> float:
         """Create the function; returns the time just before the call (``time.monotonic``)."""
         started = time.monotonic()
-        admin.create_function(config, self.package)
-        self.created.append(admin.function_path(config))
+        ADMIN.create_function(config, self.package, timeout=120)
+        self.created.append(function_path(config))
         return started
 
     def saturate(
@@ -283,11 +289,12 @@ class Session:
         """Produce the backlog, create the function, and return its processing rate (messages/s)."""
         for name, messages in inputs.items():
             produce(self.client, self.topic(prefix, name), messages)
-        fqfn = admin.function_path(config)
+        function = function_path(config)
         started = self.create(config)
-        series = _poll_processed(fqfn, count, started + SATURATE_TIMEOUT)
-        admin.delete_function(fqfn)
-        self.created.remove(fqfn)
+        series = _poll_processed(function, count, started + SATURATE_TIMEOUT)
+        with contextlib.suppress(AdminError):
+            ADMIN.delete_function(*function, timeout=60)
+        self.created.remove(function)
         first = next((t for t, n in series if n >= 1), None)
         if startup_name is not None and first is not None:
             self.startup[startup_name] = {"seconds": round(first - started, 2)}
@@ -327,14 +334,19 @@ def _retopic(value: Any, prefix: str) -> Any:
     return value
 
 
-def _poll_processed(fqfn: str, count: int, deadline: float) -> list[tuple[float, int]]:
+def function_path(config: dict[str, Any]) -> tuple[str, str]:
+    """``(tenant/namespace, name)`` of a FunctionConfig."""
+    return f"{config['tenant']}/{config['namespace']}", config["name"]
+
+
+def _poll_processed(function: tuple[str, str], count: int, deadline: float) -> list[tuple[float, int]]:
     """``(time, processedSuccessfullyTotal)`` every 0.1 s until ``count`` or ``deadline``."""
     series: list[tuple[float, int]] = []
     while time.monotonic() < deadline:
         try:
-            stats = admin.function_stats(fqfn)
+            stats = ADMIN.function_stats(*function, timeout=10)
             series.append((time.monotonic(), int(stats.get("processedSuccessfullyTotal") or 0)))
-        except (OSError, admin.AdminError, ValueError):
+        except AdminError:
             pass  # not scheduled yet
         if series and series[-1][1] >= count:
             break
@@ -370,16 +382,21 @@ def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if all(
-                int(admin.function_stats(admin.function_path(c)).get("processedSuccessfullyTotal") or 0)
-                >= sum(int(admin.topic_stats(t).get("msgInCounter") or 0) for t in c["inputs"])
-                for c in configs
-            ):
+            if all(_processed(c) >= _published(c) for c in configs):
                 return True
-        except (OSError, admin.AdminError, ValueError):
+        except AdminError:
             pass
         time.sleep(1.0)  # each check is ~10 admin calls: polling faster costs the broker CPU it measures
     return False
+
+
+def _processed(config: dict[str, Any]) -> int:
+    stats = ADMIN.function_stats(*function_path(config), timeout=10)
+    return int(stats.get("processedSuccessfullyTotal") or 0)
+
+
+def _published(config: dict[str, Any]) -> int:
+    return sum(int(ADMIN.topic_stats(t, timeout=10).get("msgInCounter") or 0) for t in config["inputs"])
 
 
 def _missing(name: str) -> dict[str, Any]:

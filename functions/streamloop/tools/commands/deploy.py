@@ -96,6 +96,7 @@ def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -
 
 def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import RETAINED, TOPICS, code_package, in_namespace, status_table
+    from streamloop.tools.terminal import show
 
     files = _configs(args.config_dir)
     admin = Admin(args.admin_url)
@@ -126,7 +127,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     if args.wait <= 0:
         return 0
     statuses = wait_running(admin, args.namespace, [f.name for f in files], args.wait)
-    print(status_table(statuses))
+    show(status_table(statuses))
     running = all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses)
     if not running:
         print(f"deploy: not every instance runs after {args.wait:.0f} s", flush=True)

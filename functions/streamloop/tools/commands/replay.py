@@ -17,6 +17,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from typing import Any
 
@@ -65,9 +66,9 @@ def pair_labels(
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamloop.tools.progress import Progress
     from streamloop.tools.replay import replay
     from streamloop.tools.runlog import topic
+    from streamloop.tools.terminal import progress_bar
 
     events = read_records(args.events)
     labels, orphans = pair_labels(
@@ -89,27 +90,27 @@ def run(args: argparse.Namespace) -> int:
         client = runner.client
         target = "the embedded runner"
 
-    bar = None if args.quiet else Progress(len(events), unit="events")
+    bar = contextlib.nullcontext(None) if args.quiet else progress_bar("events")
+    with bar as progress:
+        task = progress.add_task("replay", total=len(events)) if progress is not None else None
 
-    def sent(kind: str, record: dict[str, Any]) -> None:
-        if runner is not None:
-            runner.pump()
-        if bar is not None and kind == "e":
-            bar.advance()
+        def sent(kind: str, record: dict[str, Any]) -> None:
+            if runner is not None:
+                runner.pump()
+            if progress is not None and kind == "e":
+                progress.advance(task)
 
-    started = time.monotonic()
-    counts = replay(
-        client,
-        events,
-        labels,
-        label_delay=args.label_delay,
-        events_topic=topic("events", namespace),
-        labels_topic=topic("labels", namespace),
-        rate=args.rate,
-        on_sent=sent,
-    )
-    if bar is not None:
-        bar.close()
+        started = time.monotonic()
+        counts = replay(
+            client,
+            events,
+            labels,
+            label_delay=args.label_delay,
+            events_topic=topic("events", namespace),
+            labels_topic=topic("labels", namespace),
+            rate=args.rate,
+            on_sent=sent,
+        )
     seconds = time.monotonic() - started
     print(
         f"replayed {counts['events']} events and {counts['labels']} labels to {target} in {seconds:.1f} s "

@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     from streamloop.tools.admin import Admin, AdminError
     from streamloop.tools.deployment import status_table
+    from streamloop.tools.terminal import show
     from streamloop.worker.config import FunctionFile
 
     admin = Admin(args.admin_url)
@@ -39,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             statuses.append((name, admin.function_status(args.namespace, name)))
         except AdminError as error:
-            if "HTTP 404" not in str(error):
+            if error.status != 404:
                 raise
             statuses.append((name, None))
-    print(status_table(statuses))
+    show(status_table(statuses))
     return 0 if all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses) else 1

@@ -38,7 +38,7 @@ class FeaturesConfig(UserConfig):
     state_flush_every: int = Field(100, ge=1)
     """Write the window state of updated keys after this many messages (1: after every message)."""
     state_flush_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
-    """... or when this long has passed since the last write (checked when a message arrives)."""
+    """Or write it when this long has passed since the last write (checked when a message arrives)."""
     state_cache_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
     """A key idle this long is re-read from function state (another instance may have owned it since)."""
     state_cache_keys: int = Field(100_000, ge=1)

@@ -47,7 +47,7 @@ def invalid(model: str, loc: str | tuple[str | int, ...], message: str, value: A
 class Spec(BaseModel):
     """Fields every feature spec has."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     name: Name
     """Output name (the prefix of the output names for ``onehot`` and ``hashed``)."""
@@ -69,11 +69,17 @@ class NumericFeature(Spec):
     """
 
     kind: Literal["numeric"] = "numeric"
+    """Selects this spec."""
     field: Name | None = None
+    """The event field to read; required except for ``hour_of_day`` and ``day_of_week`` (event time)."""
     transform: Literal["none", "log1p", "clip", "hour_of_day", "day_of_week"] = "none"
+    """What to do with the value: keep it, ``log1p`` it, clip it, or take the hour or weekday of a time."""
     min: float | None = None
+    """Lower bound of ``clip`` (only used by ``clip``)."""
     max: float | None = None
+    """Upper bound of ``clip``, greater than ``min`` (only used by ``clip``)."""
     default: float | None = None
+    """The feature value when the field is missing or null; without it such an event is a bad message."""
 
     @model_validator(mode="after")
     def _check(self) -> NumericFeature:
@@ -102,9 +108,13 @@ class OneHotFeature(Spec):
     """
 
     kind: Literal["onehot"] = "onehot"
+    """Selects this spec."""
     field: Name
+    """The event field holding the category."""
     values: list[Name] = Field(min_length=1)
+    """The known categories, one output column each (unique)."""
     on_unknown: Literal["error", "ignore"] = "error"
+    """An unknown or missing value is a bad message (``error``) or all zeros (``ignore``)."""
 
     @field_validator("values")
     @classmethod
@@ -129,8 +139,11 @@ class HashedFeature(Spec):
     """
 
     kind: Literal["hashed"] = "hashed"
+    """Selects this spec."""
     field: Name
+    """The event field holding a string or a list of strings."""
     buckets: int = Field(ge=1, le=1 << 16)
+    """The number of hashed output columns."""
 
     @property
     def feature_names(self) -> list[str]:
@@ -147,9 +160,13 @@ class WindowFeature(Spec):
     """
 
     kind: Literal["window"] = "window"
+    """Selects this spec."""
     agg: Literal["count", "sum", "mean", "std", "min", "max", "time_since_last"]
+    """The aggregate over the key's events in the window."""
     field: Name | None = None
+    """The event field aggregated; required by every ``agg`` but ``count`` and ``time_since_last``."""
     window: float = Field(gt=0, allow_inf_nan=False)
+    """The window's length in seconds of event time."""
 
     @model_validator(mode="after")
     def _check(self) -> WindowFeature:

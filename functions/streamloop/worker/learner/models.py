@@ -129,10 +129,12 @@ class RiverObject(BaseModel):
       unknown parameter of optim.SGD; expected one of: lr ...
     """
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     class_: str = Field(alias="class")
+    """The river class, ``module.Class`` (one of the allowed classes below)."""
     params: dict[str, Annotated[Any, AfterValidator(_param_value)]] = Field(default_factory=dict)
+    """Its constructor arguments: numbers, strings, booleans, null or river objects."""
 
     @property
     def kind(self) -> Kind:
@@ -191,9 +193,10 @@ class RiverObject(BaseModel):
 class ModelSpec(BaseModel):
     """The learner's model: ``steps`` chained into a river pipeline that the ONNX exporter supports."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
     steps: list[RiverObject] = Field(min_length=1)
+    """The pipeline's steps, chained in this order; the last one is the model (it sets the task)."""
 
     @model_validator(mode="after")
     def _exportable(self) -> ModelSpec:

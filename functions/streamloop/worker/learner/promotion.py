@@ -62,13 +62,18 @@ def rolling(metric: Any, window: int) -> utils.Rolling:
 class PromotionConfig(BaseModel):
     """``userConfig.promotion``: how the challenger replaces the serving model."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
 
-    window: int = Field(500, gt=0, description="paired examples in the rolling comparison window")
-    margin: float = Field(0.01, ge=0, description="metric units the challenger must win by")
-    min_samples: int = Field(100, gt=0, description="paired (and learned) examples needed before promoting")
-    every_n: int = Field(1000, ge=0, description="promote every N examples regardless (0 disables)")
+    window: int = Field(500, gt=0)
+    """Paired examples in the rolling comparison window."""
+    margin: float = Field(0.01, ge=0)
+    """Metric units the challenger must win by."""
+    min_samples: int = Field(100, gt=0)
+    """Paired (and learned) examples needed before promoting."""
+    every_n: int = Field(1000, ge=0)
+    """Promote every N examples regardless (0 disables)."""
     on_drift: Literal["reset", "keep"] = "reset"
+    """On drift, restart the challenger from a fresh clone (``reset``) or promote it at once (``keep``)."""
 
 
 @dataclass(frozen=True)

@@ -45,19 +45,26 @@ DEFAULT_METRIC = {"classification": "metrics.Accuracy", "regression": "metrics.M
 class LearnerConfig(UserConfig):
     """``userConfig`` of ``streamloop.worker.learner.LearnerFunction`` (``pulsar-config/learner.yaml``)."""
 
-    model_name: str = Field("default", min_length=1, description="message key on the models topic")
+    model_name: str = Field("default", min_length=1)
+    """Message key of the published models on the models topic."""
     model: ModelSpec = Field(default_factory=lambda: ModelSpec.model_validate(DEFAULT_MODEL))
-    classes: list[bool | int | str] | None = Field(
-        None,
-        description="classification: the labels river's False and True stand for (default [false, true])",
-    )
-    metric: RiverObject | None = Field(None, description="default metrics.Accuracy / metrics.MAE")
+    """The river pipeline learned and exported to ONNX."""
+    classes: list[bool | int | str] | None = None
+    """Classification: the labels river's False and True stand for (default ``[false, true]``)."""
+    metric: RiverObject | None = None
+    """The metric of the evaluation and promotion (default ``metrics.Accuracy`` or ``metrics.MAE``)."""
     drift: RiverObject = Field(default_factory=lambda: RiverObject.model_validate({"class": "drift.ADWIN"}))
+    """The drift detector, fed with the serving model's error."""
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
-    checkpoint_every: int = Field(1000, gt=0, description="examples held unacked between checkpoints")
-    metrics_every: int = Field(500, gt=0, description="examples per window record on the metrics topic")
-    dedup_window: int = Field(100_000, gt=0, description="learned ids remembered to skip duplicates")
+    """When the learner's model replaces the serving one."""
+    checkpoint_every: int = Field(1000, gt=0)
+    """Examples held unacked between checkpoints."""
+    metrics_every: int = Field(500, gt=0)
+    """Examples per window record on the metrics topic."""
+    dedup_window: int = Field(100_000, gt=0)
+    """Learned ids remembered to skip duplicates (at least ``checkpoint_every``)."""
     checkpoint_key: str = Field("learner-checkpoint", min_length=1)
+    """The function state key of the checkpoint."""
 
     @model_validator(mode="after")
     def _consistent(self) -> LearnerConfig:
