@@ -32,6 +32,9 @@ USER_METRICS: dict[str, UserMetric] = {
     "publish_failures": UserMetric(ALL, "1 per publish the broker did not confirm (its inputs stay unacked)"),
     "state_keys_saved": UserMetric(("features",), "keys whose window state one flush wrote"),
     "state_save_failures": UserMetric(("features",), "1 per failed state flush (inputs stay unacked)"),
+    "window_events_dropped": UserMetric(
+        ("features",), "events a hot key dropped at `window_max_events` (its oldest tenth)"
+    ),
     "models_loaded": UserMetric(("scorer",), "1 per model version swapped in"),
     "models_rejected": UserMetric(("scorer",), "1 per model refused by validation (reason on metrics)"),
     "joined": UserMetric(("joiner",), "1 per prediction paired with its label"),

@@ -34,7 +34,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
 
     def setup(self, context: Any) -> None:
         config: FeaturesConfig = self.config  # type: ignore[assignment]
-        self.featurizer = Featurizer(config.features)
+        self.featurizer = Featurizer(config.features, config.window_max_events)
         self.output: str = context.get_output_topic()
         self._fields = (config.id_field, config.key_field, config.time_field)
         layout = self.featurizer.windows
@@ -66,6 +66,8 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
             state = states.get(key, now)
             x = self.featurizer.transform(record, ts, event_id, state)
             states.updated(key, state, delivery)
+            if state.dropped:
+                self.record("window_events_dropped", state.dropped)
         payload = encode({"id": event_id, "key": key, "ts": ts, "x": x})
         self.publish(self.output, payload, key=key, acks=(delivery,))
         if states is not None and states.due(now):
