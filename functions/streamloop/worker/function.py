@@ -33,6 +33,8 @@ from streamloop.worker.config import Config, ConfigError, UserConfig, parse_user
 
 log = logging.getLogger("streamloop")
 _OK = pulsar.Result.Ok
+GENERATE = "generate"
+"""A secret's value that ``streamloop deploy``, ``make deploy`` and the runner replace with a random key."""
 
 
 class Delivery:
@@ -79,6 +81,8 @@ class StreamFunction(Generic[Config]):
 
     Config: ClassVar[type[UserConfig]] = UserConfig
     role: ClassVar[str] = "function"
+    secrets: ClassVar[tuple[str, ...]] = ()
+    """The names of the secrets the function reads (``context.get_secret``)."""
 
     def __init__(self) -> None:  # Pulsar calls the constructor without arguments
         self.config: Config | None = None
