@@ -46,6 +46,13 @@ def test_a_key_is_generated_once_per_namespace_privately_and_reused(tmp_path: Pa
     assert other.created and other.value != first.value
 
 
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = KeyStore(tmp_path).key("public/default", SECRET).path
+    path.chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        KeyStore(tmp_path).key("public/default", SECRET)
+
+
 @pytest.mark.parametrize("namespace", ["public/..", "../etc", "public/a/b", "public/"])
 def test_a_namespace_is_never_a_path_outside_the_store(tmp_path: Path, namespace: str) -> None:
     with pytest.raises(ValueError, match="not a Pulsar name"):

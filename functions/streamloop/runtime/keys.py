@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -81,16 +82,24 @@ class KeyStore:
             return StoredKey(value, None, created)
         path = self.path(namespace, name)
         if path.exists():
-            return StoredKey(path.read_text().strip(), path, False)
+            return StoredKey(_read_private(path), path, False)
         _private_dirs(path.parent, self.directory)
         value = new_key()
         try:  # created with mode 0600, never replaced: a concurrent deploy's key wins, and is read back
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return StoredKey(path.read_text().strip(), path, False)
+            return StoredKey(_read_private(path), path, False)
         with os.fdopen(fd, "w") as out:
             out.write(value + "\n")
         return StoredKey(value, path, True)
+
+
+def _read_private(path: Path) -> str:
+    """The key in ``path``; refused if anyone but its owner may read or write it (as ssh does)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise PermissionError(f"{path}: mode {mode:04o} lets others read the key; chmod 600 {path}")
+    return path.read_text().strip()
 
 
 def _private_dirs(directory: Path, top: Path) -> None:
