@@ -60,7 +60,7 @@ package: venv
 
 deploy: validate
 	@test -f $(DEPLOY_ZIP) || $(PY) packaging/build_zip.py $(if $(findstring nodeps,$(DEPLOY_ZIP)),--no-deps,)
-	packaging/deploy.sh deploy
+	PY=$(PY) packaging/deploy.sh deploy
 
 undeploy:
 	packaging/deploy.sh undeploy

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Deploy the four functions with the real pulsar-admin, from the unchanged pulsar-config/*.yaml files.
+# Deploy the four functions with the real pulsar-admin, from the pulsar-config/*.yaml files.
 #
 #   packaging/deploy.sh deploy     # create the topics (models compacted), then `functions create` each
+#                                  # (a `generate` secret gets the namespace's key, made on the first
+#                                  # deploy and reused: $STREAMLOOP_KEY_DIR or ~/.config/streamloop/keys)
 #   packaging/deploy.sh undeploy   # delete the functions, then the topics
 #   packaging/deploy.sh status     # `functions status` of each
 #
 # Environment: PULSAR_ADMIN_URL (default http://127.0.0.1:8080), PULSAR_HOME (bin/pulsar-admin; default the
 # distribution `packaging/pulsar.sh fetch` unpacked), DEPLOY_ZIP (default dist/streamloop-nodeps.zip: code
-# only, for workers whose python3 has the dependencies; dist/streamloop.zip carries every wheel instead).
+# only, for workers whose python3 has the dependencies; dist/streamloop.zip carries every wheel instead),
+# PY (default .venv/bin/python: fills the secrets), STREAMLOOP_KEY_DIR (where the generated keys live).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +20,7 @@ PULSAR_HOME="${PULSAR_HOME:-$REPO/.cache/pulsar/apache-pulsar-$PULSAR_VERSION}"
 PULSAR_ADMIN_URL="${PULSAR_ADMIN_URL:-http://127.0.0.1:8080}"
 PULSAR_ADMIN_URL="${PULSAR_ADMIN_URL%/}"
 DEPLOY_ZIP="$(cd "$REPO" && realpath "${DEPLOY_ZIP:-dist/streamloop-nodeps.zip}")"
+PY="${PY:-$REPO/.venv/bin/python}"
 FUNCTIONS=(features scorer joiner learner)
 NAMESPACE_PATH="public/default"
 TOPICS=(events labels features predictions examples models metrics dead-letters)
@@ -56,9 +60,14 @@ cmd_deploy() {
   retention="{\"retentionTimeInMinutes\": $EXAMPLES_RETENTION_MINUTES, \"retentionSizeInMB\": $EXAMPLES_RETENTION_MB}"
   code="$(rest POST "/admin/v2/persistent/$NAMESPACE_PATH/examples/retention" "$retention")"
   [[ $code == 204 ]] || echo "deploy.sh: retention on examples: HTTP $code (topic policies off?)" >&2
+  # Each YAML with its `generate` secrets filled goes to a private temporary file (never argv: a secret on
+  # a command line is visible to every local user), removed on exit.
+  filled="$(mktemp -d)"
+  trap 'rm -rf "$filled"' EXIT
   for name in "${FUNCTIONS[@]}"; do
+    "$PY" -m streamloop.tools.deployment "$REPO/pulsar-config/$name.yaml" "$filled/$name.yaml"
     echo "deploy.sh: functions create $name"
-    admin functions create --function-config-file "$REPO/pulsar-config/$name.yaml" --py "$DEPLOY_ZIP"
+    admin functions create --function-config-file "$filled/$name.yaml" --py "$DEPLOY_ZIP"
   done
 }
 

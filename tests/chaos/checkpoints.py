@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-from stage import CONFIG_DIR, Stage
+from stage import TENANT, Stage
 
+from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.worker.learner.checkpoint import CheckpointStore
+from streamloop.worker.learner.signing import SECRET
 from streamloop.worker.learner.state import LearnerState
 
 CHECKPOINT_KEY = "learner-checkpoint"
 
 
-def hmac_key() -> bytes:
-    """The demo secret of ``pulsar-config/learner.yaml`` (ClearTextSecretsProvider: the value is the key)."""
-    config = yaml.safe_load((CONFIG_DIR / "learner.yaml").read_text())
-    return str(config["secrets"]["checkpoint_hmac_key"]).encode()
+def hmac_key(stage: Stage) -> bytes:
+    """The key the stage's deploy generated for its namespace (ClearTextSecretsProvider: the value is it)."""
+    return KeyStore(default_key_dir()).key(f"{TENANT}/{stage.namespace}", SECRET).value.encode()
 
 
 class AdminState:
@@ -37,7 +37,7 @@ class AdminState:
 
 def load_checkpoint(stage: Stage, key: bytes | None = None) -> Any:
     """The deployed learner's :class:`LearnerState`, HMAC-checked by the learner's own code first."""
-    return CheckpointStore(AdminState(stage), CHECKPOINT_KEY, key or hmac_key()).load()
+    return CheckpointStore(AdminState(stage), CHECKPOINT_KEY, key or hmac_key(stage)).load()
 
 
 def weights(state: LearnerState) -> dict[str, Any]:

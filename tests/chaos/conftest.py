@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulsar"))
 
-from cluster import Pulsar, code_only_zip, running_cluster
+from cluster import Pulsar, code_only_zip, generated_key_dir, running_cluster  # noqa: F401 (a fixture)
 from stage import Stage
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -11,16 +12,21 @@ import onnxruntime as ort
 import orjson
 import pytest
 
+from streamloop.runtime.context import UserMetrics
+from streamloop.runtime.definition import define
+from streamloop.runtime.instance import FunctionInstance
+from streamloop.runtime.memory import MemoryClient
+from streamloop.runtime.state import MemoryStateStore
 from streamloop.runtime.testing import FunctionHarness
-from streamloop.worker.config import topic
+from streamloop.worker.config import FunctionFile, topic
 from streamloop.worker.learner import LearnerFunction
 from streamloop.worker.learner.models import pure_inference_mode
 
 EXAMPLES, MODELS, METRICS = topic("examples"), topic("models"), topic("metrics")
-SECRETS = {"checkpoint_hmac_key": "k"}
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def learner(secrets=SECRETS, **config) -> FunctionHarness:
+def learner(secrets=None, **config) -> FunctionHarness:
     user_config = {"checkpoint_every": 10, "metrics_every": 50, **config}
     user_config["promotion"] = {"min_samples": 30, "every_n": 200, **config.get("promotion", {})}
     return FunctionHarness(
@@ -257,13 +263,48 @@ def test_string_labels_and_regression():
     assert r.messages(MODELS)[0].properties["task"] == "regression"
 
 
-def test_a_missing_secret_stops_the_function_with_a_config_error():
-    h = learner(secrets={})
+@pytest.mark.parametrize(
+    ("secrets", "reason"),
+    [
+        ({}, "required"),
+        ({"checkpoint_hmac_key": ""}, "required"),
+        ({"checkpoint_hmac_key": "streamloop-demo-checkpoint-key-change-me"}, "is the placeholder"),
+        ({"checkpoint_hmac_key": "k" * 31}, "is 31 bytes long; a key needs at least 32 random bytes"),
+    ],
+)
+def test_no_usable_key_stops_the_function_with_a_config_error(secrets, reason):
+    h = learner(secrets=secrets)
     message = h.send(examples(1)[0])
     assert message in h.unacked and h.dead_letters == []
-    assert any("secrets.checkpoint_hmac_key: required" in line for line in h.logs)
+    assert any(f"secrets.checkpoint_hmac_key: {reason}" in line for line in h.logs), h.logs
     again = h.send(examples(2)[1])  # it keeps refusing: it never runs without its state
     assert again in h.unacked and h.dead_letters == []
+
+
+def test_the_shipped_yaml_deployed_unchanged_refuses_its_placeholder(caplog):
+    """What ``pulsar-admin functions create`` of ``pulsar-config/learner.yaml`` gives the learner."""
+    definition = define(FunctionFile.load(ROOT / "pulsar-config" / "learner.yaml"))
+    assert definition.spec.secrets == {"checkpoint_hmac_key": "generate"}
+    client = MemoryClient()
+    instance = FunctionInstance(definition, 0, client, MemoryStateStore(), UserMetrics())
+    message = client.create_producer(EXAMPLES).send(orjson.dumps(examples(1)[0]))
+    instance.process_waiting()
+    assert client.unacked(EXAMPLES, definition.subscription) == [message]
+    assert "secrets.checkpoint_hmac_key: is the placeholder 'generate', not a key" in caplog.text
+
+
+def test_a_key_of_its_own_per_run_and_the_same_across_restarts():
+    def key(h: FunctionHarness) -> str:
+        return h.runner.instances[0].context.get_secret("checkpoint_hmac_key")
+
+    first, second = learner(checkpoint_every=2), learner(checkpoint_every=2)
+    assert key(first) != key(second) and len(key(first)) >= 32
+    before = key(first)
+    for record in examples(3):
+        first.send(record)
+    first.restart()  # the new instance loads the checkpoint the old one signed
+    first.send(examples(4)[3])
+    assert first.function.state.n_learned == 4 and key(first) == before
 
 
 def test_a_tampered_checkpoint_is_refused_at_startup():

@@ -94,7 +94,6 @@ def test_the_loop_recovers_from_drift_like_river_itself():
     h = FunctionHarness(
         LearnerFunction,
         user_config={"promotion": {"min_samples": 100, "every_n": 500, "margin": 0.01}},
-        secrets={"checkpoint_hmac_key": "k"},
         inputs=[EXAMPLES],
         output=MODELS,
     )

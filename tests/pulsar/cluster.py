@@ -12,16 +12,20 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
+from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.tools.admin import Admin, AdminError
+from streamloop.tools.deployment import with_keys, write_private
 
 REPO = Path(__file__).resolve().parents[2]
 PULSAR_VERSION = os.environ.get("PULSAR_VERSION", "4.0.8")
@@ -90,8 +94,17 @@ class Pulsar:
         return done
 
     def deploy(self, config_yaml: Path, package: Path) -> str:
-        """``functions create`` from a YAML config file and an absolute package path; returns the name."""
-        self.admin("functions", "create", "--function-config-file", str(config_yaml), "--py", str(package))
+        """``functions create`` from a YAML config file and an absolute package path; returns the name.
+
+        Like ``make deploy``, a ``generate`` secret gets its namespace's key from the key store
+        (``$STREAMLOOP_KEY_DIR``, which the conftest points at a per-session directory).
+        """
+        config = yaml.safe_load(config_yaml.read_text())
+        filled, _ = with_keys(config, KeyStore(default_key_dir()))
+        with tempfile.TemporaryDirectory() as private:
+            path = Path(private) / config_yaml.name
+            write_private(path, yaml.safe_dump(filled, sort_keys=False))
+            self.admin("functions", "create", "--function-config-file", str(path), "--py", str(package))
         return _yaml_name(config_yaml)
 
     def delete(self, name: str) -> None:
@@ -168,6 +181,15 @@ class Pulsar:
         finally:
             client.close()
         return received
+
+
+@pytest.fixture(scope="session", autouse=True)
+def generated_key_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Generated secret keys of this session's deploys (``streamloop deploy`` subprocesses too)."""
+    with pytest.MonkeyPatch.context() as patch:
+        directory = tmp_path_factory.mktemp("keys")
+        patch.setenv("STREAMLOOP_KEY_DIR", str(directory))
+        yield directory
 
 
 def _yaml_name(config_yaml: Path) -> str:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from cluster import Pulsar, running_cluster
+from cluster import Pulsar, generated_key_dir, running_cluster  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="session")

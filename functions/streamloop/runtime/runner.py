@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from streamloop.runtime.context import UserMetrics, clear_text_secret
 from streamloop.runtime.definition import FunctionDefinition, check_function_file, define
 from streamloop.runtime.instance import FunctionInstance
+from streamloop.runtime.keys import KeyStore, fill_generated, generated
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore, StateStore
 from streamloop.worker.config import ConfigError, FunctionFile, UserConfig
@@ -32,7 +34,9 @@ class Runner:
     """Instances of every function, their state stores and metrics, on one client.
 
     ``state_dir`` keeps state in files (``<dir>/<tenant>_<namespace>/<name>/``) so it survives the
-    process; ``compacted_topics`` are marked compacted on the in-memory client.
+    process; ``compacted_topics`` are marked compacted on the in-memory client. A secret set to
+    ``generate`` gets a random key from ``keys`` (default: new per run, or kept in ``<state_dir>/keys``
+    next to the state it signs).
     """
 
     def __init__(
@@ -44,13 +48,16 @@ class Runner:
         compacted_topics: Iterable[str] = COMPACTED_TOPICS,
         secrets_provider: Any = clear_text_secret,
         keep_metric_values: bool = False,
+        keys: KeyStore | None = None,
     ) -> None:
         self.client = client if client is not None else MemoryClient()
         self.embedded = isinstance(self.client, MemoryClient)
         if self.embedded:
             for name in compacted_topics:
                 self.client.set_compacted(name)
-        self.definitions = {d.name: d for d in definitions}
+        if keys is None:
+            keys = KeyStore(None if state_dir is None else Path(state_dir) / "keys")
+        self.definitions = {d.name: _with_keys(d, keys) for d in definitions}
         if len(self.definitions) != len(definitions):
             raise ValueError(f"two functions with the same name in {[d.source for d in definitions]}")
         self.state: dict[str, StateStore] = {
@@ -206,3 +213,12 @@ class Runner:
             if candidate.definition.name == function_name and candidate.instance_id == instance_id:
                 return candidate
         raise KeyError(f"{function_name}/{instance_id}")
+
+
+def _with_keys(definition: FunctionDefinition, keys: KeyStore) -> FunctionDefinition:
+    """``definition`` with its ``generate`` secrets replaced by its namespace's keys."""
+    spec = definition.spec
+    if not generated(spec.secrets):
+        return definition
+    secrets = fill_generated(spec.secrets, f"{spec.tenant}/{spec.namespace}", keys)
+    return replace(definition, spec=replace(spec, secrets=secrets))

@@ -14,6 +14,13 @@ b'abc'
 Traceback (most recent call last):
 ...
 TypeError: put_state takes a str value (Pulsar encodes it as UTF-8), got bytes
+
+Like the table service, a store refuses a key and value longer than :data:`MAX_ENTRY_BYTES` together:
+
+>>> store.put("big", "x" * MAX_ENTRY_BYTES)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+streamloop.runtime.state.ValueTooLarge: put_state('big'): 1040387 bytes of key and value, ...
 """
 
 from __future__ import annotations
@@ -22,6 +29,14 @@ import os
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
+
+# BookKeeper's table service journals each put as one DistributedLog record, of at most
+# LogRecord.MAX_LOGRECORD_SIZE = 1 MiB - 8 KiB (distributedlog-core LogRecord.java); a bigger put fails.
+MAX_ENTRY_BYTES = 1024 * 1024 - 8 * 1024
+
+
+class ValueTooLarge(ValueError):
+    """A ``put_state`` the table service would refuse: key and value over :data:`MAX_ENTRY_BYTES`."""
 
 
 class StateStore:
@@ -41,7 +56,14 @@ class StateStore:
             raise TypeError(
                 f"put_state takes a str value (Pulsar encodes it as UTF-8), got {type(value).__name__}"
             )
-        self._write(key, value.encode("utf-8"))
+        data = value.encode("utf-8")
+        size = len(key.encode("utf-8")) + len(data)
+        if size > MAX_ENTRY_BYTES:
+            raise ValueTooLarge(
+                f"put_state({key!r}): {size} bytes of key and value, "
+                f"the table service takes at most {MAX_ENTRY_BYTES}"
+            )
+        self._write(key, data)
 
     def get_value(self, key: str) -> bytes | None:
         return self._read(key)

@@ -40,6 +40,7 @@ from streamloop.runtime.definition import define
 from streamloop.runtime.memory import MemoryClient, MemoryProducer, MessageId
 from streamloop.runtime.runner import Runner
 from streamloop.worker.config import FunctionFile, topic
+from streamloop.worker.function import GENERATE
 
 
 class Output(NamedTuple):
@@ -75,7 +76,12 @@ class FunctionHarness:
         **function_config: Any,
     ) -> None:
         """``partitions`` makes topics partitioned (name → count); ``function_config`` adds FunctionConfig
-        keys (e.g. ``retainKeyOrdering=True``)."""
+        keys (e.g. ``retainKeyOrdering=True``).
+
+        Without ``secrets``, every secret the class reads (``secrets``) gets a random key for this run.
+        """
+        if secrets is None:
+            secrets = dict.fromkeys(getattr(function_class, "secrets", ()), GENERATE)
         qualified = [topic(t) for t in inputs]
         config = {
             "name": name or function_class.__name__,
@@ -85,7 +91,7 @@ class FunctionHarness:
             "processingGuarantees": "MANUAL",
             "parallelism": parallelism,
             "userConfig": dict(user_config or {}),
-            "secrets": dict(secrets or {}),
+            "secrets": dict(secrets),
             **({"output": topic(output)} if output else {}),
             **function_config,
         }

@@ -1,8 +1,11 @@
 """The four functions on a cluster: FunctionConfig YAMLs moved to a namespace, a code package, a status table.
 
 ``streamloop deploy`` has the effect of ``packaging/deploy.sh deploy``: the loop's topics (``models``
-compacted), then one ``functions create`` per unchanged ``pulsar-config/*.yaml``. ``--namespace`` moves a
-whole loop elsewhere: the files' tenant, namespace and every ``persistent://<their namespace>/`` topic.
+compacted), then one ``functions create`` per ``pulsar-config/*.yaml``, unchanged but for its
+``generate`` secrets, which get the namespace's key (:mod:`streamloop.runtime.keys`: generated on the
+first deploy, reused after). ``--namespace`` moves a whole loop elsewhere: the files' tenant, namespace
+and every ``persistent://<their namespace>/`` topic. ``python -m streamloop.tools.deployment IN OUT``
+writes ``IN`` with its secrets filled to ``OUT`` (mode 0600), for ``packaging/deploy.sh``.
 
 >>> config = {"tenant": "public", "namespace": "default", "name": "scorer",
 ...           "inputs": ["persistent://public/default/features"],
@@ -20,15 +23,20 @@ scorer    0         yes      7         7          0           0         1.25
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.table import Table
 from rich.text import Text
 
 import streamloop
+from streamloop.runtime.keys import KeyStore, StoredKey, default_key_dir, generated
 
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 TOPICS = ["events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters"]
@@ -53,6 +61,34 @@ def in_namespace(config: dict[str, Any], namespace: str) -> dict[str, Any]:
     moved = _replace(config, old, f"persistent://{tenant}/{name}/")
     moved.update(tenant=tenant, namespace=name, runtime="PYTHON")
     return moved
+
+
+def with_keys(config: dict[str, Any], keys: KeyStore) -> tuple[dict[str, Any], list[tuple[str, StoredKey]]]:
+    """``config`` with its ``generate`` secrets set to its namespace's keys, and the keys it used."""
+    secrets = config.get("secrets") or {}
+    names = generated(secrets)
+    if not names:
+        return config, []
+    namespace = f"{config.get('tenant', 'public')}/{config.get('namespace', 'default')}"
+    used = [(name, keys.key(namespace, name)) for name in names]
+    return {**config, "secrets": {**secrets, **{name: key.value for name, key in used}}}, used
+
+
+def describe_keys(function: str, used: Sequence[tuple[str, StoredKey]]) -> list[str]:
+    """One line per key a deploy used: generated or reused, and its file."""
+    return [
+        f"{function}: secret {name} {'generated' if key.created else 'reused'} ({key.path})"
+        for name, key in used
+    ]
+
+
+def write_private(path: str | Path, text: str) -> None:
+    """Write ``text`` to a new file readable by its owner only (it may hold a secret)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def code_package(out_dir: str | Path) -> Path:
@@ -109,3 +145,22 @@ def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table
                 Text(_error(s), style="red"),
             )
     return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write a FunctionConfig YAML with its ``generate`` secrets filled (``packaging/deploy.sh``)."""
+    parser = argparse.ArgumentParser(prog="python -m streamloop.tools.deployment", description=main.__doc__)
+    parser.add_argument("config", help="a FunctionConfig YAML (pulsar-config/learner.yaml)")
+    parser.add_argument("out", help="where to write it, mode 0600")
+    parser.add_argument("--key-dir", help="the key store (default: $STREAMLOOP_KEY_DIR or ~/.config/...)")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path(args.config).read_text())
+    filled, used = with_keys(config, KeyStore(args.key_dir or default_key_dir()))
+    write_private(args.out, yaml.safe_dump(filled, sort_keys=False))
+    for line in describe_keys(str(config.get("name", args.config)), used):
+        print(line, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -46,7 +46,7 @@ def featurize(
     events: Sequence[dict[str, Any]], labels: Sequence[Any], config: FeaturesConfig
 ) -> tuple[list[Row], list[str]]:
     """Rows of raw events (label ``None`` = skipped) through the feature spec, and the feature names."""
-    featurizer = Featurizer(config.features)
+    featurizer = Featurizer(config.features, config.window_max_events)
     states: dict[str, Any] = {}
     rows = []
     for event, label in zip(events, labels, strict=True):

@@ -10,8 +10,11 @@ every function runs with ``processingGuarantees: MANUAL`` and follows one rule: 
 once everything it caused is confirmed**. A :class:`Delivery` counts what is still outstanding for its
 input: the call to ``process`` itself, each publish that names it, and any hold a function takes (the
 joiner holds a prediction until its label comes, the learner holds an example until a checkpoint
-contains it). When the count reaches zero the input is acked. Anything that goes wrong with one message
-sends it to the dead-letter topic with the reason, and the dead letter's confirmation acks it.
+contains it). When the count reaches zero the input is acked. A bad message (:class:`BadMessage`: it can
+never be processed) goes to the dead-letter topic with the reason, and the dead letter's confirmation acks
+it. Any other failure (the state store, a producer, a bug) is not the message's fault: ``process`` raises,
+Pulsar nacks the input and redelivers it, and a failed send leaves its inputs unacked; both are logged and
+counted (``processing_failures``, ``publish_failures``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop")
 _OK = pulsar.Result.Ok
+GENERATE = "generate"
+"""A secret's value that ``streamloop deploy``, ``make deploy`` and the runner replace with a random key."""
 
 
 class Delivery:
@@ -85,6 +90,8 @@ class StreamFunction(Generic[Config]):
     """What runs the function's background work, handed over by the runtime (set with the config)."""
     function_state: WriteBehindState
     """The function's state, written behind (:meth:`hold_until_saved`, :meth:`save_state`)."""
+    secrets: ClassVar[tuple[str, ...]] = ()
+    """The names of the secrets the function reads (``context.get_secret``)."""
 
     def __init__(self) -> None:  # Pulsar calls the constructor without arguments
         self.config: Config | None = None
@@ -97,17 +104,31 @@ class StreamFunction(Generic[Config]):
             self._start(context)
         payload = input if isinstance(input, bytes) else _as_bytes(input)
         delivery = Delivery(context, payload)
+        try:
+            self._handle(delivery, context)
+        except Exception as error:
+            # Not the message's fault (state store, producer, or a bug): raised, so Pulsar nacks the input and
+            # redelivers it; the hold of this call is never released, so nothing it published acks it.
+            log.exception(
+                "%s: message %s left unacked for redelivery: %s: %s",
+                self.role,
+                delivery.message_id,
+                type(error).__name__,
+                error,
+            )
+            self.record("processing_failures", 1)
+            raise
+        delivery.release()
+
+    def _handle(self, delivery: Delivery, context: Any) -> None:
+        """:meth:`on_message`; a bad message (:class:`BadMessage`) goes to the dead-letter topic."""
         limit = self.config.max_record_bytes  # type: ignore[union-attr]
         try:
-            if len(payload) > limit:
-                raise BadMessage(f"payload: {len(payload)} bytes, over max_record_bytes {limit}")
+            if len(delivery.payload) > limit:
+                raise BadMessage(f"payload: {len(delivery.payload)} bytes, over max_record_bytes {limit}")
             self.on_message(delivery, context)
         except BadMessage as error:
             self.dead_letter(delivery, str(error))
-        except Exception as error:  # one bad message must never stop the stream
-            log.exception("%s: failed on message %s", self.role, delivery.message_id)
-            self.dead_letter(delivery, f"{type(error).__name__}: {error}")
-        delivery.release()
 
     def _start(self, context: Any) -> None:
         name = context.get_function_name() or self.role
@@ -172,8 +193,15 @@ class StreamFunction(Generic[Config]):
             if result is _OK or result == _OK:  # `is` first: comparing enums costs µs
                 for delivery in waiting:
                     delivery.release()
-            else:  # left unacked: Pulsar redelivers the inputs after a restart or ack timeout
-                log.error("%s: publish to %s failed: %s", self.role, topic, result)
+            else:  # left unacked (no nack from a callback): Pulsar redelivers them when the instance restarts
+                log.error(
+                    "%s: publish to %s failed: %s; %d input(s) left unacked for redelivery",
+                    self.role,
+                    topic,
+                    result,
+                    len(waiting),
+                )
+                self.record("publish_failures", 1)
 
         self._producer(topic).send_async(payload, confirmed, partition_key=key, properties=properties)
 

@@ -26,8 +26,15 @@ ALL = ("features", "scorer", "joiner", "learner")
 
 USER_METRICS: dict[str, UserMetric] = {
     "dead_letters": UserMetric(ALL, "1 per message sent to the dead-letter topic"),
+    "processing_failures": UserMetric(
+        ALL, "1 per input left unacked for redelivery: a state store, producer or function failure"
+    ),
+    "publish_failures": UserMetric(ALL, "1 per publish the broker did not confirm (its inputs stay unacked)"),
     "state_keys_saved": UserMetric(("features",), "keys whose window state one flush wrote"),
     "state_save_failures": UserMetric(("features",), "1 per failed state flush (inputs stay unacked)"),
+    "window_events_dropped": UserMetric(
+        ("features",), "events a hot key dropped at `window_max_events` (its oldest tenth)"
+    ),
     "models_loaded": UserMetric(("scorer",), "1 per model version swapped in"),
     "models_rejected": UserMetric(("scorer",), "1 per model refused by validation (reason on metrics)"),
     "joined": UserMetric(("joiner",), "1 per prediction paired with its label"),

@@ -32,6 +32,7 @@ from typing import Any
 import pulsar
 import yaml
 
+from streamloop.runtime.keys import KeyStore
 from streamloop.tools.admin import Admin, AdminError
 from streamloop.tools.bench.pulsar_io import (
     Produced,
@@ -42,6 +43,7 @@ from streamloop.tools.bench.pulsar_io import (
     produce,
 )
 from streamloop.tools.bench.workload import LABEL_DELAY
+from streamloop.tools.deployment import with_keys
 
 SKIPPED = "needs a broker (make pulsar-up)"
 QUICK = "not run in --quick mode (needs a broker and minutes)"
@@ -93,6 +95,7 @@ class Session:
         self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
         self.streams = streams
         self.configs = {name: yaml.safe_load((config_dir / f"{name}.yaml").read_text()) for name in FUNCTIONS}
+        self.keys = KeyStore()
         self.package = build_package(Path(f"/tmp/streamloop-bench-{self.namespace}"))
         ADMIN.ensure_namespace(f"public/{self.namespace}")
         self.client = pulsar.Client(
@@ -269,7 +272,7 @@ class Session:
             runtime="PYTHON",
             py=str(self.package),
         )
-        return config
+        return with_keys(config, self.keys)[0]  # the learner's checkpoint key: one per bench run
 
     def create(self, config: dict[str, Any]) -> float:
         """Create the function; returns the time just before the call (``time.monotonic``)."""

@@ -7,6 +7,10 @@ Checks every file first (like ``streamloop validate``), creates the namespace an
 has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every wheel), then waits
 until every instance runs and prints the status table (exit 1 if some instance does not run).
 
+A secret set to ``generate`` (the learner's ``checkpoint_hmac_key``) gets the namespace's random key:
+generated on the first deploy into ``--key-dir`` (``<dir>/<tenant>/<namespace>/<secret>``, mode 0600),
+reused by every later one, so the learner keeps verifying its checkpoints.
+
 Examples::
 
     streamloop deploy --admin-url http://127.0.0.1:8080
@@ -55,6 +59,11 @@ def register(sub: Any) -> None:
     deploy.add_argument(
         "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
     )
+    deploy.add_argument(
+        "--key-dir",
+        help="where generated secret keys are kept "
+        "(default: $STREAMLOOP_KEY_DIR, else ~/.config/streamloop/keys)",
+    )
     deploy.set_defaults(handler=run_deploy)
     undeploy = add_command(sub, "undeploy", "delete the four functions (and --topics)", UNDEPLOY)
     _common(undeploy)
@@ -95,7 +104,16 @@ def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from streamloop.tools.deployment import RETAINED, TOPICS, code_package, in_namespace, status_table
+    from streamloop.runtime.keys import KeyStore, default_key_dir
+    from streamloop.tools.deployment import (
+        RETAINED,
+        TOPICS,
+        code_package,
+        describe_keys,
+        in_namespace,
+        status_table,
+        with_keys,
+    )
     from streamloop.tools.terminal import show
 
     files = _configs(args.config_dir)
@@ -111,10 +129,13 @@ def run_deploy(args: argparse.Namespace) -> int:
         f"namespace {args.namespace}: topics {', '.join(TOPICS)} (models compacted; {', '.join(RETAINED)} "
         f"retained {args.retention_minutes} min, {args.retention_mb} MB)"
     )
+    keys = KeyStore(args.key_dir or default_key_dir())
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(args.package) if args.package else code_package(scratch)
         for file in files:
-            config = in_namespace(file.config, args.namespace)
+            config, used = with_keys(in_namespace(file.config, args.namespace), keys)
+            for line in describe_keys(str(config["name"]), used):
+                print(line)
             try:
                 admin.create_function(config, package.resolve(), update=args.update)
             except AdminError as error:

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from streamloop.worker.config import UserConfig
 from streamloop.worker.features.spec import FeatureSpec, Name, invalid
+from streamloop.worker.features.state import MAX_EVENTS
 
 
 class FeaturesConfig(UserConfig):
@@ -43,6 +44,10 @@ class FeaturesConfig(UserConfig):
     """A key idle this long is re-read from function state (another instance may have owned it since)."""
     state_cache_keys: int = Field(100_000, ge=1)
     """At most this many keys' windows are kept in memory; the least recently seen are dropped first."""
+    window_max_events: int = Field(MAX_EVENTS, ge=10)
+    """At most this many events per key in its windows (the longest window's, which bounds them by time
+    too). A key that reaches it drops its oldest tenth and rebuilds its windows from the rest, counted in
+    ``window_events_dropped``: a hot key's aggregates then cover its latest 90-100 % of this many events."""
 
     @property
     def feature_names(self) -> list[str]:

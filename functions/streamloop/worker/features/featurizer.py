@@ -25,7 +25,7 @@ from typing import Any
 
 from streamloop.worker.features.encoders import compile_encoder
 from streamloop.worker.features.spec import Spec, WindowFeature
-from streamloop.worker.features.state import US, KeyState, WindowLayout
+from streamloop.worker.features.state import MAX_EVENTS, US, KeyState, WindowLayout
 
 
 class Featurizer:
@@ -36,12 +36,12 @@ class Featurizer:
     message leaves the key's windows untouched.
     """
 
-    def __init__(self, specs: Sequence[Spec]) -> None:
+    def __init__(self, specs: Sequence[Spec], max_events_per_key: int = MAX_EVENTS) -> None:
         self.feature_names: list[str] = [name for spec in specs for name in spec.feature_names]
         self._zeros = dict.fromkeys(self.feature_names, 0.0)
         self._encoders = [compile_encoder(s) for s in specs if not isinstance(s, WindowFeature)]
         window_specs = [s for s in specs if isinstance(s, WindowFeature)]
-        self.windows = WindowLayout(window_specs) if window_specs else None
+        self.windows = WindowLayout(window_specs, max_events_per_key) if window_specs else None
 
     @property
     def stateful(self) -> bool:

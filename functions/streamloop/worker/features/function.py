@@ -35,7 +35,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
 
     def setup(self, context: Any) -> None:
         config: FeaturesConfig = self.config  # type: ignore[assignment]
-        self.featurizer = Featurizer(config.features)
+        self.featurizer = Featurizer(config.features, config.window_max_events)
         self.output: str = context.get_output_topic()
         self._fields = (config.id_field, config.key_field, config.time_field)
         layout = self.featurizer.windows
@@ -66,6 +66,8 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
             x = self.featurizer.transform(record, ts, event_id, state)
             states.updated(key, state)
             self.hold_until_saved(delivery)
+            if state.dropped:
+                self.record("window_events_dropped", state.dropped)
         self.publish(self.output, encode(features_record(event_id, key, ts, x)), key=key, acks=(delivery,))
         if states is not None and states.due(now):
             self._flush(now)

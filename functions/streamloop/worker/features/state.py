@@ -7,6 +7,12 @@ objects by replaying the log in time order, which reaches the same window conten
 The log also makes updates idempotent: an event whose id is already in the log (a redelivery after a
 crash between saving the state and acking the input) is not counted twice.
 
+The log is bounded twice: by time (events older than the longest window are useless and dropped) and by
+count, ``max_events`` per key (``window_max_events``). A hot key that reaches the maximum keeps its most
+recent events: its oldest tenth is dropped (``KeyState.dropped`` says how many, the function counts them
+in ``window_events_dropped``) and its windows are rebuilt from the rest, so its aggregates cover between
+90 % and 100 % of ``max_events`` recent events, and a state saved and loaded again gives the same windows.
+
 >>> from streamloop.worker.features.spec import parse_spec
 >>> layout = WindowLayout([parse_spec({"name": "n", "kind": "window", "agg": "count", "window": 60}),
 ...                        parse_spec({"name": "avg", "kind": "window", "agg": "mean", "field": "x",
@@ -22,6 +28,7 @@ crash between saving the state and acking the input) is not counted twice.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,11 +41,18 @@ from streamloop.worker.features.spec import WindowFeature
 from streamloop.worker.features.windows import EventTimeWindow
 
 US = 1_000_000
+MAX_EVENTS = 10_000  # per key, the default of ``window_max_events``
 Entry = tuple[int, str, Sequence[float]]
 
 
 def _time(entry: Entry) -> int:
     return entry[0]
+
+
+def _encode(entry: Entry) -> bytes:
+    """One log entry as ASCII JSON (non-ASCII ids escaped), so a saved log's length is its size in bytes."""
+    data = dumps(entry)
+    return data if data.isascii() else json.dumps(entry, separators=(",", ":")).encode()
 
 
 class WindowLayout:
@@ -49,7 +63,11 @@ class WindowLayout:
     latest time.
     """
 
-    def __init__(self, specs: Sequence[WindowFeature]) -> None:
+    def __init__(self, specs: Sequence[WindowFeature], max_events: int = MAX_EVENTS) -> None:
+        if max_events < 10:
+            raise ValueError(f"max_events: at least 10, got {max_events}")
+        self.max_events = max_events
+        self.keep_events = max_events - max_events // 10  # what a key at the maximum keeps
         self.fields: tuple[str, ...] = tuple(dict.fromkeys(s.field for s in specs if s.field is not None))
         groups: dict[tuple[int | None, int], dict[str, bool]] = {}
         for spec in specs:
@@ -76,7 +94,8 @@ class WindowLayout:
                 i = index[(self.fields.index(spec.field), period)]  # type: ignore[arg-type]
             self._readers.append((spec.name, i, getattr(EventTimeWindow, spec.agg)))
         self.horizon_us = max(_us(spec.window) for spec in specs)
-        self.json_prefix = b'{"fields":' + orjson.dumps(self.fields) + b',"log":['
+        fields = json.dumps(self.fields, separators=(",", ":")).encode()  # ASCII, like every entry
+        self.json_prefix = b'{"fields":' + fields + b',"log":['
         self.group_fields = tuple(field for (field, _), _ in self._groups)
 
     def new_state(self) -> KeyState:
@@ -105,7 +124,7 @@ class WindowLayout:
 class KeyState:
     """One key's log and windows; ``update`` keeps both in step."""
 
-    __slots__ = ("encoded", "ids", "latest_us", "layout", "log", "windows")
+    __slots__ = ("dropped", "encoded", "ids", "latest_us", "layout", "log", "windows")
 
     def __init__(self, layout: WindowLayout, windows: list[EventTimeWindow]) -> None:
         self.layout = layout
@@ -114,12 +133,15 @@ class KeyState:
         self.encoded: list[bytes] = []  # each log entry's JSON, encoded once: a flush only joins them
         self.ids: set[str] = set()
         self.latest_us: int | None = None
+        self.dropped = 0  # events the latest update dropped because the key reached ``max_events``
 
     def update(self, us: int, event_id: str, values: Sequence[float]) -> int | None:
         """Add an event; return the key's latest time before it (``None`` for the key's first event).
 
-        A repeated id, or an event older than the longest window, changes nothing.
+        A repeated id, or an event older than the longest window, changes nothing. An event that takes the
+        key past ``max_events`` drops the oldest events (see the module docstring).
         """
+        self.dropped = 0
         previous = self.latest_us
         layout = self.layout
         if event_id in self.ids or (previous is not None and us <= previous - layout.horizon_us):
@@ -130,11 +152,11 @@ class KeyState:
         entry = (us, event_id, values)
         if not log or us >= log[-1][0]:
             log.append(entry)
-            self.encoded.append(dumps(entry))
+            self.encoded.append(_encode(entry))
         else:
             at = bisect_right(log, us, key=_time)
             log.insert(at, entry)
-            self.encoded.insert(at, dumps(entry))
+            self.encoded.insert(at, _encode(entry))
         self.ids.add(event_id)
         for window, field in zip(self.windows, layout.group_fields, strict=True):
             window.update(0.0 if field is None else values[field], us, latest)
@@ -145,7 +167,17 @@ class KeyState:
                 self.ids.discard(old_id)
             del log[:cut]
             del self.encoded[:cut]
+        if len(log) > layout.max_events:
+            self._drop_oldest()
         return previous
+
+    def _drop_oldest(self) -> None:
+        """Keep the newest ``keep_events`` events, with windows rebuilt from them as a load would."""
+        kept = self.layout.new_state()
+        for us, event_id, values in self.log[len(self.log) - self.layout.keep_events :]:
+            kept.update(us, event_id, values)
+        self.dropped = len(self.log) - len(kept.log)
+        self.windows, self.log, self.encoded, self.ids = kept.windows, kept.log, kept.encoded, kept.ids
 
     def to_json(self) -> str:
         """The saved form: the aggregated field names and the log (a ``str``, as ``put_state`` takes)."""

@@ -11,6 +11,12 @@ are recomputed from the saved state (a redelivered event already in the saved lo
 A key that stays idle for ``cache_seconds`` is read again from function state on its next event: under
 Key_Shared a key moves between instances only when consumers join or leave, and another instance may have
 updated it meanwhile. The cache holds at most ``max_keys`` keys, the least recently seen dropped first.
+
+A key's state is one value, ``window:<key>`` (``%`` and ``/`` in the key escaped as ``%25`` and ``%2F``),
+bounded in time and count (:mod:`~streamloop.worker.features.state`). A value longer than one state value
+may be (``chunk_chars``, below the table service's ~1 MiB) is written as a
+:class:`~streamloop.worker.statestore.ChunkedState` under ``window:<key>/parts`` and ``window:<key>``
+holds ``chunked``; no escaped key contains ``/``, so no key's value is another key's chunk.
 """
 
 from __future__ import annotations
@@ -19,11 +25,22 @@ import logging
 from collections import OrderedDict
 
 from streamloop.worker.features.state import KeyState, WindowLayout
+from streamloop.worker.statestore import CHUNK_CHARS, ChunkedState
 from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop.worker.features")
 
 STATE_PREFIX = "window:"
+CHUNKED = "chunked"  # the value of a key whose state is in chunks under ``<state key>/parts``
+
+
+def state_key(key: str) -> str:
+    """Where an entity key's window state is stored; never contains ``/``.
+
+    >>> state_key("u1"), state_key("a/b%c")
+    ('window:u1', 'window:a%2Fb%25c')
+    """
+    return STATE_PREFIX + key.replace("%", "%25").replace("/", "%2F")
 
 
 class StateCache:
@@ -39,8 +56,10 @@ class StateCache:
         cache_seconds: float,
         max_keys: int,
         now: float,
+        chunk_chars: int = CHUNK_CHARS,
     ) -> None:
         self._state = state
+        self._chunk_chars = chunk_chars
         self._layout = layout
         self._flush_every = flush_every
         self._flush_seconds = flush_seconds
@@ -61,8 +80,14 @@ class StateCache:
         self._keys.move_to_end(key)
         return state
 
+    def _parts(self, key: str) -> ChunkedState:
+        location = state_key(key) + "/parts"
+        return ChunkedState(self._state, location, self._chunk_chars, f"window state {key!r}")
+
     def _load(self, key: str) -> KeyState:
-        saved = self._state.get_state(STATE_PREFIX + key)
+        saved: bytes | str | None = self._state.get_state(state_key(key))
+        if saved == CHUNKED.encode():
+            saved = self._parts(key).get()
         if not saved:
             return self._layout.new_state()
         try:
@@ -83,7 +108,11 @@ class StateCache:
         """Put every updated key into the function's state (saved with it); returns the keys put."""
         saved = len(self._dirty)
         for key, state in self._dirty.items():
-            self._state.put_state(STATE_PREFIX + key, state.to_json())
+            text = state.to_json()
+            if len(text) > self._chunk_chars:  # chunks first, the pointer last: a crash keeps the old value
+                self._parts(key).put(text)
+                text = CHUNKED
+            self._state.put_state(state_key(key), text)
         self._dirty.clear()
         self._last_flush = now
         while self._keys and (

@@ -23,6 +23,7 @@ from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStor
 from streamloop.worker.learner.export import model_to_onnx
 from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
+from streamloop.worker.learner.signing import SECRET, signing_key
 from streamloop.worker.learner.state import LearnerState
 from streamloop.worker.messages import (
     checkpoint_event,
@@ -35,8 +36,6 @@ from streamloop.worker.modelcontract import read_properties
 
 log = logging.getLogger("streamloop.worker.learner")
 
-SECRET = "checkpoint_hmac_key"
-
 
 def _same_kind(a: Any, b: Any) -> bool:
     return isinstance(a, str) == isinstance(b, str) and isinstance(a, (str, int, float))
@@ -48,6 +47,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     Config: ClassVar[type[LearnerConfig]] = LearnerConfig
     role: ClassVar[str] = "learner"
     state_failure_metric: ClassVar[str | None] = "checkpoint_failures"
+    secrets: ClassVar[tuple[str, ...]] = (SECRET,)
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,15 +70,14 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         """The checkpointed state; a :class:`CheckpointError` stops the function (never start over)."""
         config = self._config
         source = f"function {context.get_function_name() or self.role}"
-        secret = context.get_secret(SECRET)
-        if not secret:
-            required = "required: the HMAC key that signs the learner's checkpoints"
-            raise ConfigError([Problem(source, f"secrets.{SECRET}", required)])
+        try:
+            key = signing_key(context.get_secret(SECRET))
+        except ValueError as error:
+            raise ConfigError([Problem(source, f"secrets.{SECRET}", str(error))]) from None
         self.output_topic = context.get_output_topic() or ""
         if not self.output_topic:
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
-        key = secret.encode() if isinstance(secret, str) else bytes(secret)
         self.store = CheckpointStore(self.function_state, config.checkpoint_key, key)
         state = self.store.load()
         if state is None:
