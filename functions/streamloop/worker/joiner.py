@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from pydantic import Field
 
+from streamloop.worker.checkcases import CheckCase, joiner_case
 from streamloop.worker.codec import BadMessage, decode_object, encode, require_id
 from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
@@ -52,6 +53,10 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
 
     Config = JoinerConfig
     role = "joiner"
+
+    @classmethod
+    def check_case(cls) -> CheckCase:
+        return joiner_case()
 
     def setup(self, context: Any) -> None:
         self.predictions: OrderedDict[str, Pending] = OrderedDict()

@@ -6,6 +6,7 @@ import logging
 from time import monotonic
 from typing import Any
 
+from streamloop.worker.checkcases import CheckCase, features_case
 from streamloop.worker.codec import decode_object, encode, require_id
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.featurizer import Featurizer
@@ -31,6 +32,10 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
 
     Config = FeaturesConfig
     role = "features"
+
+    @classmethod
+    def check_case(cls) -> CheckCase:
+        return features_case()
 
     def setup(self, context: Any) -> None:
         config: FeaturesConfig = self.config  # type: ignore[assignment]

@@ -16,6 +16,7 @@ import math
 import time
 from typing import Any, ClassVar
 
+from streamloop.worker.checkcases import CheckCase, learner_case
 from streamloop.worker.codec import BadMessage, decode_object, require_features, require_id
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
@@ -40,6 +41,10 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
 
     Config: ClassVar[type[LearnerConfig]] = LearnerConfig
     role: ClassVar[str] = "learner"
+
+    @classmethod
+    def check_case(cls) -> CheckCase:
+        return learner_case()
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,7 +123,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if observation.reset:
             state.model = state.model.clone()
         if observation.drift:
-            self._report_drift(example_id, champion, observation.reset)
+            self._report_drift(example_id, champion, observation.reset, delivery)
         state.model.learn_one(x, y)
         state.policy.learned()
         state.remember(example_id, config.dedup_window)
@@ -132,7 +137,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if reason is not None:
             self._promote(reason, example_id, delivery)
         if state.n_learned % config.metrics_every == 0:
-            self._report_windows()
+            self._report_windows(delivery)
         delivery.hold()
         self._held.append(delivery)
         if len(self._held) >= config.checkpoint_every:
@@ -214,7 +219,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self.metric_event(config.model_name, event)
         self.record("promotions", 1)
 
-    def _report_drift(self, example_id: str, champion: str | None, reset: bool) -> None:
+    def _report_drift(self, example_id: str, champion: str | None, reset: bool, delivery: Delivery) -> None:
         config, state = self._config, self.state
         assert state is not None
         event = {
@@ -225,15 +230,17 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             "action": "reset" if reset else "keep",
             "n": state.n_learned,
         }
-        self.metric_event(config.model_name, event)
+        self.metric_event(config.model_name, event, acks=(delivery,))
         self.record("drifts", 1)
 
-    def _report_windows(self) -> None:
+    def _report_windows(self, delivery: Delivery) -> None:
         config, state = self._config, self.state
         assert state is not None
         index = state.windows.index
         for record in state.windows.flush():
-            self.metric_event(config.model_name, {"event": "window", "window": index, **record})
+            self.metric_event(
+                config.model_name, {"event": "window", "window": index, **record}, acks=(delivery,)
+            )
             role = "challenger" if record["model"].endswith(":challenger") else "served"
             self.record(f"{role}_{state.windows.name}", record[state.windows.name])
 
@@ -246,14 +253,19 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         assert state is not None and store is not None
         started = time.perf_counter()
         state.seen_ids.close_segment()
+        held = self._held
+        for delivery in held:  # one more hold each, until the checkpoint record below is on its way
+            delivery.hold()
         try:
             size = store.save(state)
-            self.writes.commit(self._held)
+            self.writes.commit(held)
         except Exception:
-            log.exception("learner: storing the checkpoint failed; %d examples stay unacked", len(self._held))
+            log.exception("learner: storing the checkpoint failed; %d examples stay unacked", len(held))
             self.record("checkpoint_failures", 1)
+            for delivery in held:
+                delivery.release()
             return
-        held, self._held = self._held, []
+        self._held = []
         self.record("checkpoint_bytes", size)
         self.record("checkpoint_seconds", time.perf_counter() - started)
         self.metric_event(
@@ -265,4 +277,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
                 "bytes": size,
                 "acked": len(held),
             },
+            acks=held,  # so an example is acked once its checkpoint is stored and reported
         )
+        for delivery in held:
+            delivery.release()
