@@ -561,6 +561,10 @@ class MemoryClient:
         """Make the next ``n`` sends to ``topic`` fail with ``result`` (nothing is stored)."""
         self._failures.setdefault(qualify(topic), deque()).extend([result] * n)
 
+    def stop_failing_sends(self) -> None:
+        """Forget the failures :meth:`fail_sends` queued that no send has met yet."""
+        self._failures.clear()
+
     def run_callbacks(self) -> int:
         """Run queued send callbacks (and the ones they cause); return the count."""
         done = 0
@@ -580,6 +584,10 @@ class MemoryClient:
                 continue
             consumer._push(again)
         return len(nacked)
+
+    def topics(self) -> list[str]:
+        """The name of every topic something was sent to or subscribed on, in creation order."""
+        return list(self._topics)
 
     def messages(self, topic: str) -> list[Message]:
         """Every message stored on ``topic`` (on all its partitions), in the order they were sent."""

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Generic
 
 import pulsar
 
+from streamloop.worker.checkcases import CheckCase
 from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import Config, ConfigError, UserConfig, parse_user_config
 from streamloop.worker.messages import dead_letter_properties
@@ -153,6 +154,13 @@ class StreamFunction(Generic[Config]):
             raise
 
     # -- for subclasses ------------------------------------------------------------------------------
+    @classmethod
+    def check_case(cls) -> CheckCase:
+        """The configuration and inputs the contract suite (:mod:`streamloop.runtime.checks`) runs with."""
+        raise NotImplementedError(
+            f"{cls.__name__}.check_case(): return a streamloop.worker.checkcases.CheckCase"
+        )
+
     def setup(self, context: Any) -> None:
         """Prepare state from the validated ``self.config`` (load models, restore checkpoints)."""
 

@@ -162,9 +162,9 @@ class WriteBehindState:
         self._held.append(delivery)
 
     @property
-    def holding(self) -> int:
-        """Inputs held for the open batch."""
-        return len(self._held)
+    def holding(self) -> tuple[Any, ...]:
+        """The inputs held for the open batch (acked once it is stored)."""
+        return tuple(self._held)
 
     def commit(self) -> None:
         """Hand the open batch and the inputs held for it to the writer; returns at once."""

@@ -101,7 +101,7 @@ class StateCache:
         self._dirty[key] = state
 
     def due(self, now: float) -> bool:
-        held = self._state.holding
+        held = len(self._state.holding)
         return bool(held) and (held >= self._flush_every or now - self._last_flush >= self._flush_seconds)
 
     def flush(self, now: float) -> int:

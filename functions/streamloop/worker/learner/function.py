@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any, ClassVar
 
+from streamloop.worker.checkcases import CheckCase, learner_case
 from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
@@ -48,6 +49,10 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     role: ClassVar[str] = "learner"
     state_failure_metric: ClassVar[str | None] = "checkpoint_failures"
     secrets: ClassVar[tuple[str, ...]] = (SECRET,)
+
+    @classmethod
+    def check_case(cls) -> CheckCase:
+        return learner_case()
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +121,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if observation.reset:
             state.model = state.model.clone()
         if observation.drift:
-            self._report_drift(example_id, champion, observation.reset)
+            self._report_drift(example_id, champion, observation.reset, delivery)
         state.model.learn_one(x, y)
         state.policy.learned()
         state.remember(example_id, config.dedup_window)
@@ -130,9 +135,9 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if reason is not None:
             self._promote(reason, example_id, delivery)
         if state.n_learned % config.metrics_every == 0:
-            self._report_windows()
+            self._report_windows(delivery)
         self.hold_until_saved(delivery)
-        if self.function_state.holding >= config.checkpoint_every:
+        if len(self.function_state.holding) >= config.checkpoint_every:
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
@@ -207,21 +212,22 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self.metric_event(config.model_name, event)
         self.record("promotions", 1)
 
-    def _report_drift(self, example_id: str, champion: str | None, reset: bool) -> None:
+    def _report_drift(self, example_id: str, champion: str | None, reset: bool, delivery: Delivery) -> None:
         config, state = self._config, self.state
         assert state is not None
         detector = type(state.policy.detector).__name__
         event = drift_event(champion, example_id, detector, "reset" if reset else "keep", state.n_learned)
-        self.metric_event(config.model_name, event)
+        self.metric_event(config.model_name, event, acks=(delivery,))
         self.record("drifts", 1)
 
-    def _report_windows(self) -> None:
+    def _report_windows(self, delivery: Delivery) -> None:
         config, state = self._config, self.state
         assert state is not None
         index, metric = state.windows.index, state.windows.name
         for record in state.windows.flush():
             model, value = record["model"], record[metric]
-            self.metric_event(config.model_name, window_event(index, model, record["n"], metric, value))
+            event = window_event(index, model, record["n"], metric, value)
+            self.metric_event(config.model_name, event, acks=(delivery,))
             role = "challenger" if model.endswith(":challenger") else "served"
             self.record(f"{role}_{metric}", value)
 
@@ -238,10 +244,13 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         try:
             size = store.save(state)
         except Exception:
-            log.exception("learner: saving the checkpoint failed; %d examples stay unacked", held)
+            log.exception("learner: saving the checkpoint failed; %d examples stay unacked", len(held))
             self.record("checkpoint_failures", 1)
             return
-        self.save_state()
         self.record("checkpoint_bytes", size)
         self.record("checkpoint_seconds", time.perf_counter() - started)
-        self.metric_event(config.model_name, checkpoint_event(config.model_name, state.n_learned, size, held))
+        # Published before the save is handed to the writer, so that its confirmation, like the store, must
+        # come before an example it reports is acked (publish takes its holds now; the writer may ack soon).
+        event = checkpoint_event(config.model_name, state.n_learned, size, len(held))
+        self.metric_event(config.model_name, event, acks=held)
+        self.save_state()

@@ -1,0 +1,14 @@
+"""The contract suite (:mod:`streamloop.runtime.checks`) against the four functions."""
+
+from __future__ import annotations
+
+from streamloop.runtime.checks import parametrize_with_checks
+from streamloop.worker.features import FeaturesFunction
+from streamloop.worker.joiner import JoinerFunction
+from streamloop.worker.learner import LearnerFunction
+from streamloop.worker.scorer import ScorerFunction
+
+
+@parametrize_with_checks([FeaturesFunction, ScorerFunction, JoinerFunction, LearnerFunction])
+def test_contract(check) -> None:
+    check()
