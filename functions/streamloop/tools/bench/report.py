@@ -6,6 +6,7 @@ section is skipped is reported as skipped, never as met or missed.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +19,11 @@ def _embedded_ratio(sections: Sections) -> float | None:
 
 
 def _worst_function_ratio(sections: Sections) -> float | None:
+    """The lowest ratio; NaN (the target missed) if any function never finished its backlog."""
     functions = sections["deployed_functions"]
     ratios = [f["ratio_to_identity"] for name, f in functions.items() if isinstance(f, dict)]
+    if any(r is None or math.isnan(r) for r in ratios):
+        return math.nan
     return min(ratios) if ratios else None
 
 
