@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from river import compose
 
 from streamloop.worker.config import ConfigError, parse_user_config
 from streamloop.worker.learner import LearnerConfig, ModelSpec, build_model, pure_inference_mode
@@ -144,8 +145,12 @@ def test_prediction_never_changes_the_model():
     for i in range(50):
         model.learn_one({"a": float(i), "b": float(i % 7)}, i % 2 == 0)
     before = pickle.dumps(model)
-    with pure_inference_mode():
+    # Even where river is told to learn unsupervised steps during prediction, the guard keeps it pure.
+    with compose.learn_during_predict(), pure_inference_mode():
         for i in range(50):
             model.predict_proba_one({"a": float(-i), "b": 3.0})
             model.predict_one({"a": float(2 * i), "b": 1.0})
     assert pickle.dumps(model) == before
+    with compose.learn_during_predict():  # without the guard the same prediction teaches the scaler
+        model.predict_one({"a": 1.0, "b": 1.0})
+    assert pickle.dumps(model) != before

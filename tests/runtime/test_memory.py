@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pulsar
 import pytest
 
@@ -39,17 +44,41 @@ def test_key_shared_sends_each_key_to_one_consumer_and_spreads_keys():
     assert {next(iter(who)) for who in owners.values()} == {0, 1, 2}
 
 
-def test_key_shared_routing_is_stable_across_clients():
-    def owner_of_keys() -> list[str]:
-        client = MemoryClient()
-        consumers = [
-            client.subscribe("t", "s", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name=f"c{i}")
-            for i in range(2)
-        ]
-        send_all(client, "t", [(f"k{i}", b"x") for i in range(40)])
-        return [c.name for c in consumers for _ in drain(c)]
+OWNERS_SCRIPT = """
+import json, pulsar
+from streamloop.runtime.memory import MemoryClient
+client = MemoryClient()
+consumers = [client.subscribe("t", "s", consumer_type=pulsar.ConsumerType.KeyShared, consumer_name=f"c{i}")
+             for i in range(3)]
+producer = client.create_producer("t")
+for i in range(60):
+    producer.send(b"x", partition_key=f"k{i}")
+owners = {}
+for consumer in consumers:
+    while (message := consumer.receive_nowait()) is not None:
+        owners[message.partition_key()] = consumer.name
+print(json.dumps(owners, sort_keys=True))
+"""
 
-    assert owner_of_keys() == owner_of_keys()
+
+def test_key_shared_routing_is_the_same_in_every_process():
+    """Which consumer owns which key must not depend on Python's per-process string hash seed."""
+
+    def owners(seed: str) -> dict[str, str]:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run(
+            [sys.executable, "-c", OWNERS_SCRIPT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(run.stdout)
+
+    first = owners("1")
+    assert len(first) == 60 and len(set(first.values())) == 3  # every key owned, spread over all three
+    assert owners("2") == first and owners("12345") == first
 
 
 def test_keyless_messages_go_to_one_key_shared_consumer():
