@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from books import Books, DeadLetter
+from books import Books, DeadLetter, distinct_ids
 from corpus import Corpus, Item
 
 from streamloop.runtime.runner import Runner
@@ -14,6 +14,19 @@ from streamloop.worker.config import topic
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pulsar-config"
 # Shorter than the YAML's hour, so the corpus' few hundred seconds of event time can expire something.
 OVERRIDES: dict[str, dict[str, Any]] = {"joiner": {"ttl_seconds": 300}, "learner": {"checkpoint_every": 1}}
+
+
+def examples_without_faults(corpus: Corpus, user_config: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The first example per id of an independent run of ``corpus`` on the embedded runner, no fault."""
+    runner = Runner.from_directory(CONFIG_DIR, user_config=user_config)
+    runner.start()
+    producers = {kind: runner.client.create_producer(topic(f"{kind}s")) for kind in ("event", "label")}
+    for item in corpus.items + corpus.sentinel:
+        producers[item.kind].send(item.payload, partition_key=item.key or None)
+        runner.pump()
+    examples = distinct_ids(m.data() for m in runner.client.messages(topic("examples")))
+    runner.stop()
+    return examples
 
 
 def run_embedded(corpus: Corpus) -> tuple[Books, list[DeadLetter]]:

@@ -44,3 +44,15 @@ def check_bad_input(corpus: Corpus, books: Books, dead: list[DeadLetter]) -> Non
     assert books.expired_labels >= corpus.count("label", "expired")
     good_events = corpus.count("event", "good")
     assert books.predictions == good_events, (books.predictions, good_events)
+
+
+def check_nothing_lost(corpus: Corpus, books: Books) -> None:
+    """A run of good items only, whatever faults it survived: no dead letters, no expired label, every
+    labelled event one example and every unlabelled event's prediction expired (pinned on both sides)."""
+    books.check()
+    labelled = corpus.count("label")
+    assert books.dead_letters == {}, books
+    assert books.expired_labels == 0, books
+    assert books.examples == labelled, (books.examples, labelled)
+    assert books.expired_predictions == corpus.count("event") - labelled, books
+    assert books.predictions == corpus.count("event"), books

@@ -33,6 +33,11 @@ def examples(start: int, n: int) -> list[tuple[str, bytes]]:
     return out
 
 
+def received(stage: Stage, name: str) -> int:
+    """Messages the function's instances were handed since they started (``functions status``)."""
+    return sum(i["status"].get("numReceived", 0) for i in stage.pulsar.status(name).get("instances", []))
+
+
 def send(stage: Stage, records: list[tuple[str, bytes]]) -> None:
     producer = stage.producer("examples")
     for key, payload in records:
@@ -65,7 +70,9 @@ def test_a_tampered_checkpoint_is_refused(stage: Stage, report) -> None:
         180,
         "the HMAC error in functions status",
     )
-    time.sleep(5)  # had it loaded the checkpoint, 20 examples would have made 2 checkpoints by now
+    # A positive signal that all 20 reached the refusing learner (each one raised the same error); had it
+    # loaded the checkpoint, they would have made 2 checkpoints by now.
+    wait_for(lambda: received(stage, "learner") >= 20, 180, "the 20 examples handed to the learner")
     assert stage.get_state("learner", chunk_key) == tampered, "the learner wrote a checkpoint after refusing"
     assert json.loads(stage.get_state("learner", CHECKPOINT_KEY)) == manifest
     checkpoints = [r["n"] for r in map(orjson.loads, stage.payloads("metrics")) if r["event"] == "checkpoint"]

@@ -1,10 +1,11 @@
 """Process crashes on real Pulsar: ``kill -9`` of each function's instance mid-stream.
 
-The worker restarts each one. Afterwards every event id has a prediction, every labelled event that did
-not expire became exactly one learned example, and the learner's checkpointed model equals a no-crash
-reference: the examples topic's distinct examples, in first-occurrence order, learned by a fresh
-``LearnerFunction`` on the embedded harness (a joiner crash may reorder examples, so the reference is
-built from what the deployed learner was actually offered). Duplicates on topics are allowed.
+The worker restarts each one. Afterwards the books are pinned on both sides (no dead letter, no expired
+label, one example per labelled event, an expired prediction per unlabelled event), every example's ``x``
+and ``y`` equal those of an independent run of the same corpus on the embedded runner without any fault,
+and the learner's checkpointed model equals a fresh ``LearnerFunction`` fed those no-fault examples in the
+order the deployed learner learned them (a joiner crash may reorder examples). Duplicates on topics are
+allowed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 from books import distinct_ids
 from checkpoints import load_checkpoint, weights
 from corpus import build
+from embedded import examples_without_faults
+from expect import check_nothing_lost
 from scenario import finish, settle
 from stage import CONFIG_DIR, FUNCTIONS, Stage
 
@@ -30,11 +33,21 @@ ITEMS_PER_SECOND = 40.0  # ~60 s of stream, so each kill lands mid-stream
 
 
 def reference(examples: list[dict], n: int) -> FunctionHarness:
-    """A fresh learner (same YAML and overrides) fed the first ``n`` distinct examples, no crash."""
+    """A fresh learner (same YAML and overrides) fed the first ``n`` of ``examples``, no crash."""
     harness = FunctionHarness.from_yaml(CONFIG_DIR / "learner.yaml", user_config=LEARNER)
     for record in examples[:n]:
         harness.send(orjson.dumps(record), key=record["id"])
     return harness
+
+
+def same_examples(deployed: dict[str, dict], no_fault: dict[str, dict]) -> bool:
+    """Assert each id's ``x`` and ``y`` equal the no-fault run's (the serving model may differ)."""
+    assert set(deployed) == set(no_fault), set(deployed) ^ set(no_fault)
+    differ = [
+        i for i in deployed if (deployed[i]["x"], deployed[i]["y"]) != (no_fault[i]["x"], no_fault[i]["y"])
+    ]
+    assert not differ, [(i, deployed[i]["x"], no_fault[i]["x"]) for i in differ[:5]]
+    return True
 
 
 def test_kill_9_of_each_function_mid_stream_loses_and_double_learns_nothing(stage: Stage, report) -> None:
@@ -56,15 +69,19 @@ def test_kill_9_of_each_function_mid_stream_loses_and_double_learns_nothing(stag
     finish(stage, corpus, timeout=300)
     books = settle(stage, corpus, CHECKPOINT_EVERY, timeout=300)
 
+    check_nothing_lost(corpus, books)
     predictions = distinct_ids(stage.payloads("predictions"))
     assert set(predictions) == {
         orjson.loads(i.payload)["id"] for i in corpus.items + corpus.sentinel if i.kind == "event"
     }
-    examples = list(distinct_ids(stage.payloads("examples")).values())
+    deployed = distinct_ids(stage.payloads("examples"))
+    no_fault = examples_without_faults(corpus, {"learner": LEARNER})
+    assert same_examples(deployed, no_fault)
     state = load_checkpoint(stage)
     n = state.n_learned
-    assert list(state.seen_ids) == [r["id"] for r in examples[:n]], "learned ids != the first n examples"
-    expected = reference(examples, n)
+    learned_ids = list(state.seen_ids)
+    assert learned_ids == list(deployed)[:n], "learned ids != the first n examples on the topic"
+    expected = reference([no_fault[i] for i in learned_ids], n)
     equal = weights(state) == weights(expected.function.state)
     health = stage.instances_ok()
     books.final_model_equals_reference = equal
