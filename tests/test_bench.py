@@ -10,21 +10,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streamloop.tools.bench.broker import QUICK, percentiles, steady_rate
+from streamloop.tools.bench.broker import NAMES, QUICK, percentiles, steady_rate
 from streamloop.tools.bench.report import targets
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = ("ceiling", "embedded", "embedded_identity")
 MEMORY = "joiner_memory"
-BROKER = (
-    "identity_function",
-    "bare_client",
-    "deployed_functions",
-    "loop_latency",
-    "scaling",
-    "memory",
-    "startup",
-)
+BROKER = NAMES  # every broker section
 
 
 def test_quick_bench_writes_every_section(tmp_path: Path) -> None:

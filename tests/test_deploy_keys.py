@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from loops import replay_through
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.runtime.runner import Runner
@@ -15,7 +16,6 @@ from streamloop.tools import cli
 from streamloop.tools.commands import deploy
 from streamloop.tools.demo import drifting_stream
 from streamloop.tools.deployment import main as fill_main
-from streamloop.tools.replay import replay
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "pulsar-config"
@@ -138,14 +138,7 @@ def test_the_runner_keeps_its_key_next_to_its_state(tmp_path: Path) -> None:
         runner = Runner.from_directory(
             CONFIG_DIR, state_dir=tmp_path, user_config={"learner": {"checkpoint_every": 50}}
         )
-        replay(
-            runner.client,
-            (e for e, _ in pairs),
-            (lbl for _, lbl in pairs),
-            label_delay=20,
-            on_sent=lambda *_: runner.pump(),
-        )
-        runner.pump()
+        replay_through(runner, pairs, label_delay=20)
         learned = runner.instance("learner").function.state.n_learned
         runner.stop()
         return learned

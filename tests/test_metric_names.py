@@ -6,9 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from loops import replay_through
+
 from streamloop.runtime.runner import Runner
 from streamloop.tools.demo import drifting_stream
-from streamloop.tools.replay import replay
 from streamloop.worker.metricnames import INSTANCE_METRICS, USER_METRICS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,14 +32,7 @@ def test_the_dashboard_queries_only_metrics_that_exist():
 def test_an_embedded_run_records_only_documented_names():
     runner = Runner.from_directory(REPO / "pulsar-config")
     pairs = list(drifting_stream(1500, 750))
-    replay(
-        runner.client,
-        (e for e, _ in pairs),
-        (lbl for _, lbl in pairs),
-        label_delay=50,
-        on_sent=lambda *_: runner.pump(),
-    )
-    runner.pump()
+    replay_through(runner, pairs, label_delay=50)
     recorded = {(function, name) for function, metrics in runner.metrics.items() for name in metrics.count}
     runner.stop()
     for function, name in recorded:

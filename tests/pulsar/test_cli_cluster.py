@@ -13,6 +13,7 @@ from cli_run import CONFIG_DIR, ok, streamloop
 from cluster import ADMIN, ADMIN_URL, SERVICE_URL, Pulsar, wait_for
 from namespaces import delete_namespace
 
+from streamloop.tools.deployment import STATUS_COLUMNS
 from streamloop.worker.metricnames import USER_METRICS
 
 pytestmark = pytest.mark.pulsar
@@ -93,14 +94,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
 
         table = wait_for(all_processed, 180, "the learner to process every example", every=2.0)
         print(table)  # shown with pytest -s: what a user sees
-        assert table.splitlines()[0].split()[:6] == [
-            "FUNCTION",
-            "INSTANCE",
-            "RUNNING",
-            "RECEIVED",
-            "PROCESSED",
-            "EXCEPTIONS",
-        ]
+        assert table.splitlines()[0].split() == list(STATUS_COLUMNS)  # pinned in test_cli_status_offline.py
         assert re.search(rf"^features\s+0\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", table, re.M), table
 
         # Prometheus: the functions' record_metric names on the worker's /metrics.

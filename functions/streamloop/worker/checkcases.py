@@ -71,6 +71,14 @@ def _json(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record)
 
 
+def spoiled(topic: str, good: dict[str, Any], *changes: dict[str, Any]) -> tuple[CheckInput, ...]:
+    """Bad inputs: not JSON at all, then ``good`` with each of ``changes`` applied (keyed ``"k"``)."""
+    return (
+        CheckInput(topic, b"\xff not json", "k"),
+        *(CheckInput(topic, _json({**good, **c}), "k") for c in changes),
+    )
+
+
 def features_case() -> CheckCase:
     """Events of five entities with a numeric, a one-hot and two window features."""
 
@@ -87,12 +95,7 @@ def features_case() -> CheckCase:
     return CheckCase(
         inputs=("events",),
         good=events,
-        bad=(
-            CheckInput("events", b"not json", "k"),
-            CheckInput("events", _json({**good_event, "id": None}), "k"),
-            CheckInput("events", _json({**good_event, "channel": "fax"}), "k"),
-            CheckInput("events", _json({**good_event, "amount": "lots"}), "k"),
-        ),
+        bad=spoiled("events", good_event, {"id": None}, {"channel": "fax"}, {"amount": "lots"}),
         adversarial={"one hot key": lambda n: events(n, keys=1, step=0.001)},
         user_config={
             "features": [
@@ -138,11 +141,7 @@ def scorer_case() -> CheckCase:
     return CheckCase(
         inputs=("features",),
         good=features,
-        bad=(
-            CheckInput("features", b"\xff\xfe", "k"),
-            CheckInput("features", _json({"id": "b", "key": "k", "ts": 1.0, "x": [1, 2]}), "k"),
-            CheckInput("features", _json({"id": "b", "key": "k", "ts": 1.0, "x": {"a": "high"}}), "k"),
-        ),
+        bad=spoiled("features", {"id": "b", "key": "k", "ts": 1.0}, {"x": [1, 2]}, {"x": {"a": "high"}}),
         function_config={"output": topic("predictions")},
         prelude=(model_message,),
     )
@@ -171,10 +170,8 @@ def joiner_case() -> CheckCase:
         inputs=("predictions", "labels"),
         good=stream,
         bad=(
-            CheckInput("predictions", b"[]", "b"),
-            CheckInput("predictions", _json({"id": "b", "ts": 1.0, "x": 3}), "b"),
-            CheckInput("labels", _json({"id": "b", "ts": 1.0}), "b"),
-            CheckInput("labels", _json({"label": True, "ts": 1.0}), "b"),
+            *spoiled("predictions", {"id": "b", "ts": 1.0}, {"x": 3}),
+            *spoiled("labels", {"id": "b", "ts": 1.0}, {}, {"id": None, "label": True}),
         ),
         adversarial={
             "labels that never come": lambda n: [prediction(i) for i in range(n)],
@@ -204,12 +201,7 @@ def learner_case() -> CheckCase:
     return CheckCase(
         inputs=("examples",),
         good=examples,
-        bad=(
-            CheckInput("examples", b"{", "b"),
-            CheckInput("examples", _json({**good, "y": None}), "b"),
-            CheckInput("examples", _json({**good, "y": "maybe"}), "b"),
-            CheckInput("examples", _json({**good, "x": {"a": "one"}}), "b"),
-        ),
+        bad=spoiled("examples", good, {"y": None}, {"y": "maybe"}, {"x": {"a": "one"}}),
         adversarial={"ids that never repeat": examples},
         user_config={
             "checkpoint_every": 10,

@@ -154,12 +154,10 @@ class StreamFunction(Generic[Config]):
             raise
 
     # -- for subclasses ------------------------------------------------------------------------------
-    @classmethod
-    def check_case(cls) -> CheckCase:
+    @staticmethod
+    def check_case() -> CheckCase:
         """The configuration and inputs the contract suite (:mod:`streamloop.runtime.checks`) runs with."""
-        raise NotImplementedError(
-            f"{cls.__name__}.check_case(): return a streamloop.worker.checkcases.CheckCase"
-        )
+        raise NotImplementedError("declare check_case(), returning a streamloop.worker.checkcases.CheckCase")
 
     def setup(self, context: Any) -> None:
         """Prepare state from the validated ``self.config`` (load models, restore checkpoints)."""

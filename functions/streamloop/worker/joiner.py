@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from pydantic import Field
 
-from streamloop.worker.checkcases import CheckCase, joiner_case
+from streamloop.worker.checkcases import joiner_case
 from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import UserConfig, base_topic, topic
 from streamloop.worker.function import Delivery, StreamFunction
@@ -79,10 +79,7 @@ class JoinerFunction(StreamFunction[JoinerConfig]):
 
     Config = JoinerConfig
     role = "joiner"
-
-    @classmethod
-    def check_case(cls) -> CheckCase:
-        return joiner_case()
+    check_case = staticmethod(joiner_case)
 
     def setup(self, context: Any) -> None:
         self.predictions: OrderedDict[str, Pending] = OrderedDict()

@@ -6,7 +6,7 @@ import logging
 from time import monotonic
 from typing import Any
 
-from streamloop.worker.checkcases import CheckCase, features_case
+from streamloop.worker.checkcases import features_case
 from streamloop.worker.codec import encode
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.featurizer import Featurizer
@@ -33,10 +33,7 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
     Config = FeaturesConfig
     role = "features"
     state_failure_metric = "state_save_failures"
-
-    @classmethod
-    def check_case(cls) -> CheckCase:
-        return features_case()
+    check_case = staticmethod(features_case)
 
     def setup(self, context: Any) -> None:
         config: FeaturesConfig = self.config  # type: ignore[assignment]

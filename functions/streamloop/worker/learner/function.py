@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from streamloop.worker.checkcases import CheckCase, learner_case
+from streamloop.worker.checkcases import learner_case
 from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
@@ -49,10 +49,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     role: ClassVar[str] = "learner"
     state_failure_metric: ClassVar[str | None] = "checkpoint_failures"
     secrets: ClassVar[tuple[str, ...]] = (SECRET,)
-
-    @classmethod
-    def check_case(cls) -> CheckCase:
-        return learner_case()
+    check_case = staticmethod(learner_case)
 
     def __init__(self) -> None:
         super().__init__()

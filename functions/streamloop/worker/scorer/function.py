@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from streamloop.worker.checkcases import CheckCase, scorer_case
+from streamloop.worker.checkcases import scorer_case
 from streamloop.worker.codec import encode
 from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
@@ -53,10 +53,7 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
 
     Config = ScorerConfig
     role = "scorer"
-
-    @classmethod
-    def check_case(cls) -> CheckCase:
-        return scorer_case()
+    check_case = staticmethod(scorer_case)
 
     def setup(self, context: Any) -> None:
         self.model: OnnxModel | None = None

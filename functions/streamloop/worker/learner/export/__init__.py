@@ -39,7 +39,7 @@ from streamloop.worker.learner.export.registry import (
 from streamloop.worker.learner.models import model_task
 from streamloop.worker.modelcontract import ModelMetadata, write_model
 
-__all__ = ["UnsupportedModel", "check_exportable", "model_metadata", "model_to_onnx"]
+__all__ = ["UnsupportedModel", "check_exportable", "model_to_onnx"]
 
 
 def _steps(model: Any) -> list[Any]:
@@ -57,35 +57,13 @@ def check_exportable(model: Any) -> None:
     streamloop.worker.learner.export.registry.UnsupportedModel: LinearRegression with Poisson loss: no ...
     """
     steps = _steps(model)
-    for i, step in enumerate(steps[:-1]):
-        converter = TRANSFORMERS.get(type(step))
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        converter = (PREDICTORS if last else TRANSFORMERS).get(type(step))
         if converter is None:
-            raise UnsupportedModel(f"{type(step).__name__}: {supported()}", i)
+            where = " as the last step" if last else ""
+            raise UnsupportedModel(f"{type(step).__name__}{where}: {supported()}", i)
         converter.check(step, i)
-    last, i = steps[-1], len(steps) - 1
-    converter = PREDICTORS.get(type(last))
-    if converter is None:
-        raise UnsupportedModel(f"{type(last).__name__} as the last step: {supported()}", i)
-    converter.check(last, i)
-
-
-def model_metadata(
-    model: Any,
-    feature_names: Sequence[str],
-    metadata: Mapping[str, str],
-    classes: Sequence[Any] = (False, True),
-) -> ModelMetadata:
-    """The model contract's metadata of ``model``: ``metadata`` (with ``version``) plus its task and classes.
-
-    >>> from river import linear_model
-    >>> meta = model_metadata(linear_model.LinearRegression(), ["a", "b"], {"version": "1", "source": "doc"})
-    >>> meta.task, meta.classes, meta.extra
-    ('regression', None, {'source': 'doc'})
-    """
-    task = model_task(model)
-    extra = {key: value for key, value in metadata.items() if key != "version"}
-    labels = tuple(classes) if task == "classification" else None
-    return ModelMetadata(str(metadata["version"]), tuple(feature_names), task, labels, extra)
 
 
 def model_to_onnx(
@@ -105,7 +83,7 @@ def model_to_onnx(
         The input columns, in order; features river never saw are ignored by the model.
     metadata
         String properties (``version``, ``n_trained``, ``created_at``, ``source``, metric values);
-        ``feature_names``, ``task`` and ``classes`` are added here (:func:`model_metadata`).
+        ``feature_names``, ``task`` and ``classes`` are added here.
     classes
         Classification: the labels of the ``probabilities`` columns, in order (for a binary model, the
         labels river's ``False`` and ``True`` stand for).
@@ -128,4 +106,8 @@ def model_to_onnx(
     outputs = (
         graph.classification(head.tensor, classes) if head.kind == "proba" else graph.regression(head.tensor)
     )
-    return write_model(graph.finish(outputs), model_metadata(model, feature_names, metadata, classes))
+    task = model_task(model)
+    extra = {key: value for key, value in metadata.items() if key != "version"}
+    labels = tuple(classes) if task == "classification" else None
+    contract = ModelMetadata(str(metadata["version"]), tuple(feature_names), task, labels, extra)
+    return write_model(graph.finish(outputs), contract)
