@@ -7,7 +7,7 @@ from typing import Any
 from stage import TENANT, Stage
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
-from streamloop.worker.learner.checkpoint import CheckpointStore
+from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
 from streamloop.worker.learner.signing import SECRET
 from streamloop.worker.learner.state import LearnerState
 
@@ -35,9 +35,22 @@ class AdminState:
         self.put_state(key, "")  # as the function does: Pulsar's Python Context has no deletion
 
 
-def load_checkpoint(stage: Stage, key: bytes | None = None) -> Any:
-    """The deployed learner's :class:`LearnerState`, HMAC-checked by the learner's own code first."""
-    return CheckpointStore(AdminState(stage), CHECKPOINT_KEY, key or hmac_key(stage)).load()
+def load_checkpoint(stage: Stage, key: bytes | None = None, attempts: int = 10) -> Any:
+    """The deployed learner's :class:`LearnerState`, HMAC-checked by the learner's own code first.
+
+    The running learner may replace its checkpoint while this reads it key by key (a new manifest, the old
+    chunks deleted): the read is tried again only when the manifest moved on meanwhile; a checkpoint that
+    fails to load with its manifest unchanged is broken, and its error is raised.
+    """
+    store = CheckpointStore(AdminState(stage), CHECKPOINT_KEY, key or hmac_key(stage))
+    for attempt in range(attempts):
+        manifest = stage.get_state("learner", CHECKPOINT_KEY)
+        try:
+            return store.load()
+        except CheckpointError:
+            if attempt == attempts - 1 or stage.get_state("learner", CHECKPOINT_KEY) == manifest:
+                raise
+    raise AssertionError("unreachable")
 
 
 def weights(state: LearnerState) -> dict[str, Any]:
