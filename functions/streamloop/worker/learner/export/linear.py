@@ -4,10 +4,12 @@ Classifiers (binary; probabilities ``[1 - p, p]`` in the order of river's ``Fals
 ``p = sigmoid(x · w + b)`` as their ``predict_proba_one``): ``LogisticRegression`` (sigmoid link),
 ``Perceptron`` (river's logistic regression with a hinge loss: same link), ``PAClassifier`` and
 ``ALMAClassifier`` (no intercept). Regressors (identity): ``LinearRegression``, ``PARegressor`` and
-``BayesianLinearRegression`` (its mean prediction, ``predict_one``; no intercept). river's sigmoid is 0 below -30 and 1 above 30; ONNX's differs
-there by less than 1e-13. A feature without a weight counts as weight 0 in the GLM models
-(``LogisticRegression``, ``Perceptron``, ``LinearRegression``) and not at all in the others, as in river
-(it matters only for a NaN input, e.g. ``MinMaxScaler``'s of a feature never seen).
+``BayesianLinearRegression`` (its mean prediction, ``predict_one``; no intercept).
+
+river's sigmoid is 0 below -30 and 1 above 30; ONNX's differs there by less than 1e-13. A feature without
+a weight counts as weight 0 in the GLM models (``LogisticRegression``, ``Perceptron``,
+``LinearRegression``) and not at all in the others, as in river (it matters only for a NaN input, e.g.
+``MinMaxScaler``'s of a feature never seen).
 """
 
 from __future__ import annotations

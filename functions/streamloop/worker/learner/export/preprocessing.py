@@ -50,7 +50,7 @@ def standard_scaler(scaler: preprocessing.StandardScaler, graph: Graph, x: str) 
 
 
 def _safe_div(graph: Graph, numerator: str, denominator: np.ndarray) -> str:
-    """``numerator / denominator`` per column, 0 where ``denominator`` is 0 (river's ``... if d else 0.0``)."""
+    """``numerator / denominator`` per column, 0 where ``denominator`` is 0 (river's ``/ d if d else 0``)."""
     zero = denominator == 0
     divided = graph.node("Div", [numerator, graph.const(np.where(zero, 1.0, denominator), "divisor")])
     keep = graph.const(np.where(zero, 0.0, 1.0), "nonzero")
