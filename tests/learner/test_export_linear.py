@@ -224,3 +224,13 @@ def test_config_refuses_normalizer_naming_the_step():
         ConfigError, match=r"model\.steps\[0\]\.class: .*unknown river class 'preprocessing.Normalizer'"
     ):
         learner_config(steps)
+
+
+@pytest.mark.parametrize("last", sorted({**CLASSIFIERS, **REGRESSORS}))
+def test_an_untrained_model_predicts_what_river_does(last):
+    model = getattr(linear_model, last)()
+    names = [*FEATURES, UNSEEN]
+    if isinstance(model, base.Classifier):
+        check_classifier(model, names, rows(3, names, n=5))
+    else:
+        check_regressor(model, names, rows(3, names, n=5))
