@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from river import base, compose, linear_model, optim, preprocessing
 
@@ -162,7 +162,10 @@ def test_classifiers_match_river(model, seed, n):
 @given(model=pipelines(REGRESSORS), seed=st.integers(0, 2**16), n=st.integers(1, 120))
 def test_regressors_match_river(model, seed, n):
     for x, y in stream(seed, n, "regression"):
-        model.learn_one(x, y)
+        try:
+            model.learn_one(x, y)
+        except np.linalg.LinAlgError:  # river's smoothed BayesianLinearRegression on constant inputs
+            reject()
     names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
     check_regressor(model, names, rows(seed + 1, names))
 

@@ -1,7 +1,7 @@
 """river's preprocessing steps whose transform is exact in ONNX (each one elementwise, float64).
 
-- ``StandardScaler``: ``(x - mean) * scale`` with river's safe division (a feature of zero variance, or
-  one never seen, scales to 0).
+- ``StandardScaler``: ``(x - mean) / std``, 0 where ``std`` is 0 (a feature of zero variance, or one
+  never seen).
 - ``MinMaxScaler``: ``(x - min) / (max - min)``, 0 where ``max == min``, with the running (or, with
   ``window_size``, rolling) extremes. A feature never seen has ``min = inf`` and ``max = -inf`` in river,
   so it scales to NaN there and here.
@@ -28,33 +28,32 @@ from streamloop.worker.learner.export.registry import UnsupportedModel, transfor
 def scaler_arrays(
     scaler: preprocessing.StandardScaler, names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, scale)`` such that river's ``transform_one`` is ``(x - mean) * scale`` (read-only)."""
+    """``(mean, std)`` such that river's ``transform_one`` is ``(x - mean) / std``, 0 where ``std`` is 0."""
     windowed = scaler.window_size is not None
     mean = np.zeros(len(names))
-    scale = np.ones(len(names))
+    std = np.ones(len(names))
     for j, name in enumerate(names):
         m = scaler.means.get(name)
         mean[j] = (m.get() if windowed else m) if m is not None else 0.0
         if scaler.with_std:
             v = scaler.vars.get(name)
             var = (v.get() if windowed else v) if v is not None else 0.0
-            scale[j] = 1.0 / var**0.5 if var else 0.0
-    return mean, scale
+            std[j] = float(var) ** 0.5 if var else 0.0
+    return mean, std
 
 
 @transformer(preprocessing.StandardScaler)
 def standard_scaler(scaler: preprocessing.StandardScaler, graph: Graph, x: str) -> str:
-    mean, scale = scaler_arrays(scaler, graph.feature_names)
-    centred = graph.node("Sub", [x, graph.const(mean, "mean")])
-    return graph.node("Mul", [centred, graph.const(scale, "scale")])
+    mean, std = scaler_arrays(scaler, graph.feature_names)
+    return _safe_div(graph, graph.node("Sub", [x, graph.const(mean, "mean")]), std)
 
 
 def _safe_div(graph: Graph, numerator: str, denominator: np.ndarray) -> str:
-    """``numerator / denominator`` per column, 0 where ``denominator`` is 0 (river's ``/ d if d else 0``)."""
+    """``numerator / denominator`` per column, and 0 where ``denominator`` is 0 (even for a NaN
+    numerator), as river's ``(x - a) / d if d else 0.0``."""
     zero = denominator == 0
     divided = graph.node("Div", [numerator, graph.const(np.where(zero, 1.0, denominator), "divisor")])
-    keep = graph.const(np.where(zero, 0.0, 1.0), "nonzero")
-    return graph.node("Mul", [divided, keep])
+    return graph.node("Where", [graph.const(zero, "zero_divisor"), graph.const(0.0, "zero"), divided])
 
 
 def _extreme(statistics: Any, name: str, unseen: float) -> float:
