@@ -132,8 +132,8 @@ def table(doc: dict[str, Any]) -> str:
         f"  ({memory['pending_per_side']:,} per side, {memory['kb_per_pending']:.2f} kB each; "
         f"{memory['rss_mb_empty']:,.1f} empty)"
     )
-    lines += _family_lines(sections["families"])
     lines += _broker_lines(sections)
+    lines += _family_lines(sections["families"])
     return "\n".join(lines)
 
 
@@ -144,7 +144,7 @@ def _family_lines(section: dict[str, Any]) -> list[str]:
         if isinstance(family, dict):
             lines.append(
                 f"  {name:<24} learner {family['learner_examples_per_cpu_s']:>9,.0f} examples/s"
-                f"  export {family['export_ms']:>7.2f} ms ({family['onnx_bytes']:,} B)"
+                f"  export {family['export_ms']:>7.2f} ms {family['onnx_bytes']:>10,} B"
                 f"  scorer ONNX {family['onnx_us_per_row']:>7.1f} µs/row"
                 f"  river {family['river_us_per_row']:>7.1f} µs/row"
             )
