@@ -11,11 +11,19 @@ import orjson
 import pytest
 
 from streamloop.tools.bench.broker import NAMES, QUICK, percentiles, steady_rate
+from streamloop.tools.bench.families import FAMILIES
 from streamloop.tools.bench.report import targets
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = ("ceiling", "embedded", "embedded_identity")
 MEMORY = "joiner_memory"
+FAMILY_FIELDS = (
+    "learner_examples_per_cpu_s",
+    "export_ms",
+    "onnx_bytes",
+    "onnx_us_per_row",
+    "river_us_per_row",
+)
 BROKER = NAMES  # every broker section
 
 
@@ -32,7 +40,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert "embedded whole loop / library-chain ceiling" in run.stdout
     doc = orjson.loads(out.read_bytes())
     sections = doc["sections"]
-    assert set(sections) == {*LOCAL, MEMORY, *BROKER}
+    assert set(sections) == {*LOCAL, MEMORY, "families", *BROKER}
     for name in LOCAL:
         assert sections[name]["status"] == "ok"
         assert sections[name]["events_per_s"] > 0 and sections[name]["events_per_cpu_s"] > 0
@@ -43,6 +51,12 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     memory = sections[MEMORY]
     assert memory["status"] == "ok" and memory["pending_per_side"] == doc["workload"]["events"]
     assert memory["rss_mb_full"] >= memory["rss_mb_empty"] > 0 and "joiner RSS" in run.stdout
+    families = sections["families"]
+    assert families["status"] == "ok" and set(families) == {"status", *(f.name for f in FAMILIES)}
+    for family in FAMILIES:
+        assert families[family.name]["status"] == "ok"
+        assert all(families[family.name][field] > 0 for field in FAMILY_FIELDS), family.name
+        assert family.name in run.stdout
     for name in BROKER:  # --quick never touches a broker, reachable or not
         assert sections[name] == {"status": "skipped", "reason": QUICK}
     ratio = doc["targets"]["embedded_vs_ceiling"]

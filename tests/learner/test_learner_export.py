@@ -133,7 +133,7 @@ def test_metadata_follows_the_model_contract():
         (linear_model.LogisticRegression() | preprocessing.StandardScaler(), 0, None),
         (preprocessing.StandardScaler(), 0, None),
         (linear_model.LinearRegression(loss=optim.losses.Poisson()), 0, "loss"),
-        (preprocessing.MinMaxScaler() | linear_model.LinearRegression(), 0, None),
+        (preprocessing.Normalizer() | linear_model.LinearRegression(), 0, None),
     ],
 )
 def test_unsupported_pipelines_are_refused_naming_the_step(model, step, param):

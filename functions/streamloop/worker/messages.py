@@ -311,8 +311,11 @@ def promotion_event(
     paired: bool,
     n_trained: int,
     scores: Mapping[str, float],
+    size: int,
+    export_seconds: float,
 ) -> dict[str, Any]:
-    """The learner published ``model`` (``name:version``) for ``reason``; ``scores`` vs the champion."""
+    """The learner published ``model`` (``name:version``, ``size`` ONNX bytes exported in
+    ``export_seconds``) for ``reason``; ``scores`` vs the champion."""
     return {
         "event": "promotion",
         "model": model,
@@ -322,7 +325,25 @@ def promotion_event(
         "champion": champion,
         "paired": paired,
         "n_trained": n_trained,
+        "bytes": size,
+        "export_seconds": export_seconds,
         **scores,
+    }
+
+
+def oversize_event(
+    model: str, reason: str, size: int, limit: int, export_seconds: float, serving: str | None
+) -> dict[str, Any]:
+    """The learner did not publish ``model`` (promoted for ``reason``): its ONNX has ``size`` bytes, over
+    ``max_model_bytes`` ``limit``; ``serving`` keeps serving."""
+    return {
+        "event": "oversize",
+        "model": model,
+        "reason": reason,
+        "bytes": size,
+        "max_bytes": limit,
+        "export_seconds": export_seconds,
+        "serving": serving,
     }
 
 

@@ -50,6 +50,7 @@ USER_METRICS: dict[str, UserMetric] = {
     "challenger_accuracy": UserMetric(
         ("learner",), "the challenger's metric per window (`challenger_<metric>`)"
     ),
+    "export_seconds": UserMetric(("learner",), "time to export the model to ONNX, per promotion"),
     "checkpoint_bytes": UserMetric(("learner",), "size of each stored checkpoint"),
     "checkpoint_seconds": UserMetric(("learner",), "time to store each checkpoint"),
     "checkpoint_failures": UserMetric(("learner",), "1 per failed checkpoint store (examples stay unacked)"),

@@ -16,15 +16,15 @@ from typing import Any
 import orjson
 
 from streamloop.runtime.runner import Runner
-from streamloop.tools.bench import broker, pending, report
+from streamloop.tools.bench import broker, families, pending, report
 from streamloop.tools.bench.ceiling import Chain, timed
 from streamloop.tools.bench.embedded import run_loop, topic_messages
 from streamloop.tools.bench.identity import run_identity
 from streamloop.tools.bench.pulsar_io import TopicMessages
 from streamloop.tools.bench.workload import LABEL_DELAY, Workload
 
-QUICK = {"events": 2000, "rounds": 3}
-FULL = {"events": 20000, "rounds": 5}
+QUICK = {"events": 2000, "rounds": 3, "family_examples": 1000, "family_rows": 500}
+FULL = {"events": 20000, "rounds": 5, "family_examples": 20000, "family_rows": 5000}
 BROKER_EVENTS = 10000  # events behind each real-Pulsar measurement
 
 
@@ -120,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress(f"{'quick' if args.quick else 'full'} run: {events} events, {rounds} rounds")
     sections = measure_local(Workload.demo(events, args.config_dir), rounds)
     sections["joiner_memory"] = measure_joiner_memory(args.config_dir, events if args.quick else None)
+    sections["families"] = families.measure(defaults["family_examples"], defaults["family_rows"], progress)
 
     def broker_inputs() -> TopicMessages:
         progress(f"broker: the loop's messages for {min(events, BROKER_EVENTS)} events (embedded run)")

@@ -137,7 +137,22 @@ def table(doc: dict[str, Any]) -> str:
         f"{memory['rss_mb_empty']:,.1f} empty)"
     )
     lines += _broker_lines(sections)
+    lines += _family_lines(sections["families"])
     return "\n".join(lines)
+
+
+def _family_lines(section: dict[str, Any]) -> list[str]:
+    """One line per model family: the learner's rate, and ONNX beside river per row."""
+    lines = ["", "model families (CPU time; learner: predict, learn, and an export per promotion)"]
+    for name, family in section.items():
+        if isinstance(family, dict):
+            lines.append(
+                f"  {name:<24} learner {family['learner_examples_per_cpu_s']:>9,.0f} examples/s"
+                f"  export {family['export_ms']:>7.2f} ms {family['onnx_bytes']:>10,} B"
+                f"  scorer ONNX {family['onnx_us_per_row']:>7.1f} µs/row"
+                f"  river {family['river_us_per_row']:>7.1f} µs/row"
+            )
+    return lines
 
 
 def _broker_lines(sections: Sections) -> list[str]:

@@ -29,6 +29,7 @@ from streamloop.worker.learner.state import LearnerState
 from streamloop.worker.messages import (
     checkpoint_event,
     drift_event,
+    oversize_event,
     promotion_event,
     read_example,
     window_event,
@@ -190,7 +191,19 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         }
         if policy.paired:
             metadata[metric] = repr(policy.challenger_metric.get())
+        started = time.perf_counter()
         blob = model_to_onnx(state.model, state.feature_names, metadata, classes=config.label_classes)
+        export_seconds = time.perf_counter() - started
+        self.record("export_seconds", export_seconds)
+        if len(blob) > config.max_model_bytes:
+            # Not published; the policy waits as after a promotion before it tries again (never per example).
+            log.warning("learner: %s is %d bytes, over max_model_bytes: not published", model_id, len(blob))
+            event = oversize_event(
+                model_id, reason, len(blob), config.max_model_bytes, export_seconds, previous
+            )
+            policy.promoted(model_id)
+            self.metric_event(config.model_name, event, acks=(delivery,))
+            return
         properties = read_properties(blob)
         self.publish(self.output_topic, blob, key=config.model_name, properties=properties, acks=(delivery,))
         scores = (
@@ -202,7 +215,16 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             else {}
         )
         event = promotion_event(
-            model_id, version, reason, example_id, previous, policy.paired, policy.challenger_n, scores
+            model_id,
+            version,
+            reason,
+            example_id,
+            previous,
+            policy.paired,
+            policy.challenger_n,
+            scores,
+            len(blob),
+            export_seconds,
         )
         state.published = (blob, properties)
         policy.promoted(model_id)

@@ -77,7 +77,14 @@ def _entries(kind: Kind, prefix: str, module: Any, names: str) -> dict[str, tupl
 #: Every river class a configuration may name, by dotted name under ``river``, with the slot it fits.
 ALLOWED: dict[str, tuple[type, Kind]] = {
     **_entries("step", "preprocessing", preprocessing, "StandardScaler"),
+    **_entries("step", "preprocessing", preprocessing, "MinMaxScaler MaxAbsScaler Binarizer"),
     **_entries("step", "linear_model", linear_model, "LogisticRegression LinearRegression"),
+    **_entries(
+        "step",
+        "linear_model",
+        linear_model,
+        "PAClassifier PARegressor Perceptron ALMAClassifier BayesianLinearRegression",
+    ),
     **_entries(
         "component",
         "optim",

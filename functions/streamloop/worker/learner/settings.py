@@ -57,6 +57,8 @@ class LearnerConfig(UserConfig):
     """The drift detector, fed with the serving model's error."""
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
     """When the learner's model replaces the serving one."""
+    max_model_bytes: int = Field(16 * 2**20, gt=0)
+    """Largest ONNX model published (bytes); one past it is reported on metrics (``oversize``), not served."""
     checkpoint_every: int = Field(1000, gt=0)
     """Examples held unacked between checkpoints."""
     metrics_every: int = Field(500, gt=0)
