@@ -43,7 +43,9 @@ def softmax_models() -> st.SearchStrategy:
 def models() -> st.SearchStrategy:
     last = st.one_of(softmax_models(), st.builds(naive_bayes.GaussianNB))
     scaler = st.sampled_from([None, "scaler"])
-    return st.tuples(scaler, last).map(lambda p: p[1] if p[0] is None else preprocessing.StandardScaler() | p[1])
+    return st.tuples(scaler, last).map(
+        lambda p: p[1] if p[0] is None else preprocessing.StandardScaler() | p[1]
+    )
 
 
 @st.composite
