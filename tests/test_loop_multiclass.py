@@ -13,7 +13,7 @@ from river import datasets, evaluate, metrics
 from streamloop.runtime.runner import Runner
 from streamloop.tools.demo import T0, read_topic
 from streamloop.tools.replay import replay
-from streamloop.tools.report.summary import summarize
+from streamloop.tools.report import draw, summarize, write_html
 from streamloop.tools.runlog import RunLog
 from streamloop.worker.config import topic
 from streamloop.worker.learner.models import build_model
@@ -105,8 +105,13 @@ def test_a_multiclass_model_is_served_with_proba_keyed_by_every_class(loop):
     windows = [r for r in loop["metrics"] if r["event"] == "window"]
     assert windows and all(0.0 <= r["macro_f1"] <= 1.0 for r in windows)
     assert any(r["event"] == "promotion" for r in loop["metrics"])
-    summary = summarize(RunLog(loop["metrics"], {}))  # what `streamloop report` plots
+
+
+def test_the_report_shows_the_multiclass_metric(loop, tmp_path):
+    summary = summarize(RunLog(loop["metrics"], {}))
     assert summary.metric == "macro_f1" and summary.served and summary.counts["promotions"] > 0
+    page = write_html(summary, draw(summary, tmp_path / "run.png"), tmp_path / "run.html").read_text()
+    assert "mean macro_f1" in page and "default:challenger" in page
 
 
 def test_the_loop_is_within_one_accuracy_point_of_river(loop):

@@ -136,6 +136,9 @@ def test_a_restarted_multiclass_learner_ends_with_the_same_model():
     for record in stream[:20]:
         crashing.send(record)  # duplicates: skipped
     a, b = steady.function.state.model, crashing.function.state.model
-    assert a["GaussianNB"].class_counts == b["GaussianNB"].class_counts and crashing.function.state.n_learned == 150
+    assert (
+        a["GaussianNB"].class_counts == b["GaussianNB"].class_counts
+        and crashing.function.state.n_learned == 150
+    )
     with pure_inference_mode():
         assert a.predict_proba_one({"a": 1.0, "b": 0.0}) == b.predict_proba_one({"a": 1.0, "b": 0.0})
