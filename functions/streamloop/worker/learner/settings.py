@@ -102,28 +102,20 @@ class LearnerConfig(UserConfig):
             )
         if self.classes is not None and task != "classification":
             raise config_error(("classes",), "only a classification model has classes", self.classes)
-        if self.multiclass:
-            if self.classes is None:
-                raise config_error(
-                    ("classes",),
-                    "required for a multiclass model: the labels it learns, in order (the ONNX model"
-                    " outputs one probability column per class, fixed when it is exported)",
-                    None,
-                )
-            if (
-                len(self.classes) < 2
-                or len({type(c) for c in self.classes}) != 1
-                or len(set(self.classes)) != len(self.classes)
-            ):
-                raise config_error(
-                    ("classes",), "expected two or more different labels of one type", self.classes
-                )
-        elif self.classes is not None and (
-            len(self.classes) != 2
-            or len({type(c) for c in self.classes}) != 1
-            or self.classes[0] == self.classes[1]
-        ):
-            raise config_error(("classes",), "expected two different labels of one type", self.classes)
+        if self.multiclass and self.classes is None:
+            raise config_error(
+                ("classes",),
+                "required for a multiclass model: the labels it learns, in order (the ONNX model"
+                " outputs one probability column per class, fixed when it is exported)",
+                None,
+            )
+        if self.classes is not None:
+            labels = self.classes
+            valid = len({type(c) for c in labels}) == 1 and len(set(labels)) == len(labels)
+            if self.multiclass and not (valid and len(labels) >= 2):
+                raise config_error(("classes",), "expected two or more different labels of one type", labels)
+            if not self.multiclass and not (valid and len(labels) == 2):
+                raise config_error(("classes",), "expected two different labels of one type", labels)
         return self
 
     @cached_property
