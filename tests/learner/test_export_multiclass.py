@@ -1,6 +1,6 @@
 """Multiclass exports predict what river predicts: labels exactly, probabilities to 1e-5.
 
-Random streams and hyper-parameters (hypothesis), labels str or int, classes never seen, features never
+Random streams and hyper-parameters (hypothesis), labels str, int or bool, classes never seen, features never
 seen, and rows compared as the scorer feeds them (float32, river on the same values as floats).
 """
 
@@ -16,7 +16,7 @@ from river import linear_model, naive_bayes, optim, preprocessing
 from streamloop.worker.learner.export import model_to_onnx
 
 FEATURES = ["a", "b", "c"]
-LABELS = {"str": ["red", "green", "blue", "black"], "int": [3, 1, 7, 2]}
+LABELS = {"str": ["red", "green", "blue", "black"], "int": [3, 1, 7, 2], "bool": [True, False]}
 
 finite = st.floats(-50, 50, allow_nan=False, width=32)
 row = st.fixed_dictionaries({name: finite for name in FEATURES})
