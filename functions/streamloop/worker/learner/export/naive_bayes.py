@@ -56,11 +56,10 @@ def gaussian_nb(model: Any, graph: Graph, x: str, classes: Sequence[Any]) -> Hea
         return class_columns(graph, None, labels, classes)
     prior, mean, sigma, density = gaussian_arrays(model, labels, graph.feature_names)
     rows = graph.node("Unsqueeze", [x, graph.const(np.array([1], dtype=np.int64), "axis")])  # [N, 1, F]
-    z = graph.node("Div", [graph.node("Sub", [rows, graph.const(mean, "mean")]), graph.const(sigma, "sigma")])
+    scale = graph.const(sigma, "sigma")
+    z = graph.node("Div", [graph.node("Sub", [rows, graph.const(mean, "mean")]), scale])
     bell = graph.node("Exp", [graph.node("Mul", [graph.node("Mul", [graph.const(-0.5), z]), z])])
-    pdf = graph.node(
-        "Div", [graph.node("Div", [bell, graph.const(SQRT_TAU, "sqrt_tau")]), graph.const(sigma)]
-    )
+    pdf = graph.node("Div", [graph.node("Div", [bell, graph.const(SQRT_TAU, "sqrt_tau")]), scale])
     pdf = graph.node("Mul", [pdf, graph.const(density, "has_density")])
     log_pdf = graph.node("Log", [graph.node("Add", [pdf, graph.const(gaussian._PDF_EPS, "eps")])])
     summed = graph.node(
