@@ -139,12 +139,13 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
-        """``value`` (not ``None``) as river's target: ``False``/``True``, or a float."""
+        """``value`` (not ``None``) as river's target: the configured class (a multiclass model),
+        ``False``/``True`` (a binary one), or a float."""
         config = self._config
         if config.task == "classification":
             for index, label in enumerate(config.label_classes):
                 if _same_kind(value, label) and value == label:
-                    return bool(index)
+                    return label if config.multiclass else bool(index)
             raise BadMessage(f"{field}: expected one of {config.label_classes}, got {value!r}")
         return finite_number(value, field)
 

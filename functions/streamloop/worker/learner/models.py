@@ -64,7 +64,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from river import base, compose, drift, linear_model, metrics, optim, preprocessing
+from river import base, compose, drift, linear_model, metrics, naive_bayes, optim, preprocessing
 
 Kind = Literal["step", "component", "drift", "metric"]
 Task = Literal["classification", "regression"]
@@ -79,6 +79,8 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
     **_entries("step", "preprocessing", preprocessing, "StandardScaler"),
     **_entries("step", "preprocessing", preprocessing, "MinMaxScaler MaxAbsScaler Binarizer"),
     **_entries("step", "linear_model", linear_model, "LogisticRegression LinearRegression"),
+    **_entries("step", "linear_model", linear_model, "SoftmaxRegression"),
+    **_entries("step", "naive_bayes", naive_bayes, "GaussianNB"),
     **_entries(
         "step",
         "linear_model",
@@ -99,9 +101,12 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
         optim.losses,
         "Log Hinge BinaryFocalLoss Squared Absolute Huber Cauchy EpsilonInsensitiveHinge Quantile Poisson",
     ),
+    **_entries("component", "optim.losses", optim.losses, "CrossEntropy"),
     **_entries("drift", "drift", drift, "ADWIN KSWIN PageHinkley NoDrift"),
     **_entries("drift", "drift.binary", drift.binary, "DDM EDDM FHDDM HDDMA HDDMW"),
     **_entries("metric", "metrics", metrics, "Accuracy BalancedAccuracy F1 Precision Recall MCC CohenKappa"),
+    **_entries("metric", "metrics", metrics, "MacroF1 MicroF1 WeightedF1 MacroPrecision MacroRecall"),
+    **_entries("metric", "metrics", metrics, "GeometricMean MacroJaccard MicroJaccard"),
     **_entries("metric", "metrics", metrics, "MAE MSE RMSE R2"),
 }
 
@@ -245,6 +250,15 @@ def model_task(model: Any) -> Task:
     """
     last = list(model.steps.values())[-1] if isinstance(model, compose.Pipeline) else model
     return "classification" if isinstance(last, base.Classifier) else "regression"
+
+
+def learns_labels(model: Any) -> bool:
+    """Whether a classifier learns the label values themselves (multiclass) rather than ``False``/``True``.
+
+    >>> learns_labels(linear_model.SoftmaxRegression()), learns_labels(linear_model.LogisticRegression())
+    (True, False)
+    """
+    return bool(getattr(model, "_multiclass", False))
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from pydantic import Field, model_validator
+from river import metrics
 
 from streamloop.worker.config import UserConfig
 from streamloop.worker.learner.models import (
@@ -26,6 +27,7 @@ from streamloop.worker.learner.models import (
     Task,
     build_model,
     config_error,
+    learns_labels,
     model_task,
 )
 from streamloop.worker.learner.promotion import PromotionConfig
@@ -50,7 +52,9 @@ class LearnerConfig(UserConfig):
     model: ModelSpec = Field(default_factory=lambda: ModelSpec.model_validate(DEFAULT_MODEL))
     """The river pipeline learned and exported to ONNX."""
     classes: list[bool | int | str] | None = None
-    """Classification: the labels river's False and True stand for (default ``[false, true]``)."""
+    """Classification: the labels river's False and True stand for (default ``[false, true]``); for a
+    multiclass model (``SoftmaxRegression``, ``GaussianNB``, trees, forests), required: every label it
+    learns, in the order of the ONNX model's probability columns."""
     metric: RiverObject | None = None
     """The metric of the evaluation and promotion (default ``metrics.Accuracy`` or ``metrics.MAE``)."""
     drift: RiverObject = Field(default_factory=lambda: RiverObject.model_validate({"class": "drift.ADWIN"}))
@@ -73,10 +77,18 @@ class LearnerConfig(UserConfig):
         task = self.task
         if self.metric is not None:
             self.metric.require("metric", ("metric",))
-            if not self.metric.build().works_with(build_model(self.model)):
+            metric = self.metric.build()
+            if not metric.works_with(build_model(self.model)):
                 raise config_error(
                     ("metric", "class"),
                     f"{self.metric.class_} does not work with a {task} model",
+                    self.metric.class_,
+                )
+            if self.multiclass and isinstance(metric, metrics.base.BinaryMetric):
+                raise config_error(
+                    ("metric", "class"),
+                    f"{self.metric.class_} is a binary metric; a multiclass model needs one that works"
+                    " over every class (metrics.Accuracy, MacroF1, MicroF1, BalancedAccuracy, CohenKappa...)",
                     self.metric.class_,
                 )
         self.drift.require("drift", ("drift",))
@@ -90,24 +102,37 @@ class LearnerConfig(UserConfig):
                 "binary detectors need 0/1 errors; regression feeds absolute errors",
                 self.drift.class_,
             )
+        if self.classes is not None and task != "classification":
+            raise config_error(("classes",), "only a classification model has classes", self.classes)
+        if self.multiclass and self.classes is None:
+            raise config_error(
+                ("classes",),
+                "required for a multiclass model: the labels it learns, in order (the ONNX model"
+                " outputs one probability column per class, fixed when it is exported)",
+                None,
+            )
         if self.classes is not None:
-            if task != "classification":
-                raise config_error(("classes",), "only a classification model has classes", self.classes)
-            if (
-                len(self.classes) != 2
-                or len({type(c) for c in self.classes}) != 1
-                or self.classes[0] == self.classes[1]
-            ):
-                raise config_error(("classes",), "expected two different labels of one type", self.classes)
+            labels = self.classes
+            valid = len({type(c) for c in labels}) == 1 and len(set(labels)) == len(labels)
+            if self.multiclass and not (valid and len(labels) >= 2):
+                raise config_error(("classes",), "expected two or more different labels of one type", labels)
+            if not self.multiclass and not (valid and len(labels) == 2):
+                raise config_error(("classes",), "expected two different labels of one type", labels)
         return self
 
     @cached_property
     def task(self) -> Task:
         return model_task(build_model(self.model))
 
+    @cached_property
+    def multiclass(self) -> bool:
+        """Whether the model learns the labels themselves (:func:`learns_labels`), not ``False``/``True``."""
+        return self.task == "classification" and learns_labels(build_model(self.model))
+
     @property
     def label_classes(self) -> list[Any]:
-        """The labels of river's ``False`` and ``True``, in that order."""
+        """The labels of the exported probability columns: for a binary model, those of river's ``False``
+        and ``True``, in that order."""
         return list(self.classes) if self.classes is not None else [False, True]
 
     def build_metric(self) -> Any:

@@ -71,6 +71,10 @@ class OnnxModel:
             self._output_name, "cpu", 0, self._out.dtype, self._out.shape, self._out.ctypes.data
         )
         self._values = self._out[0] if self._out.ndim > 1 else self._out  # a view of the first row
+        if self.classes is not None:  # read only on a tie (below); ONNX Runtime allocates it
+            self._label_output = outputs[0]
+            self._binding.bind_output(self._label_output)
+            self._class_of = {c: c for c in self.classes}
 
     @classmethod
     def load(
@@ -112,5 +116,16 @@ class OnnxModel:
         out = self._values
         if self.classes is None:
             return Prediction(float(out[0]) if out.ndim else float(out), None)
-        proba = dict(zip(self._class_keys, out.tolist(), strict=False))
-        return Prediction(self.classes[int(out.argmax())], proba)
+        values = out.tolist()
+        proba = dict(zip(self._class_keys, values, strict=False))
+        return Prediction(self._label(values), proba)
+
+    def _label(self, values: list[float]) -> Any:
+        """The class of highest probability; on a tie of the float32 probabilities, the model's own
+        ``label`` output (it breaks ties in float64 and in its own order, as river's ``predict_one``)."""
+        top = max(values)
+        index = values.index(top)
+        if values.count(top) > 1:
+            (label,) = self._binding.get_outputs()[-1].numpy().tolist()  # bound last
+            return self._class_of.get(label, self.classes[index])
+        return self.classes[index]

@@ -28,7 +28,12 @@ from typing import Any
 
 from river import compose
 
-from streamloop.worker.learner.export import linear, preprocessing  # noqa: F401  (register converters)
+from streamloop.worker.learner.export import (  # noqa: F401  (register converters)
+    linear,
+    naive_bayes,
+    preprocessing,
+    softmax,
+)
 from streamloop.worker.learner.export.graph import Graph
 from streamloop.worker.learner.export.registry import (
     PREDICTORS,
@@ -104,7 +109,9 @@ def model_to_onnx(
         x = TRANSFORMERS[type(step)].emit(step, graph, x)
     head = PREDICTORS[type(steps[-1])].emit(steps[-1], graph, x, classes)
     outputs = (
-        graph.classification(head.tensor, classes) if head.kind == "proba" else graph.regression(head.tensor)
+        graph.classification(head.tensor, classes, head.ties)
+        if head.kind == "proba"
+        else graph.regression(head.tensor)
     )
     task = model_task(model)
     extra = {key: value for key, value in metadata.items() if key != "version"}
