@@ -93,7 +93,17 @@ def pa_regressor(model: linear_model.PARegressor, graph: Graph, x: str, classes:
     return Head("value", _dot(model.weights, model.intercept, graph, x, sparse=True))
 
 
-@predictor(linear_model.BayesianLinearRegression)
+def _check_bayesian(model: linear_model.BayesianLinearRegression, index: int) -> None:
+    if model.smoothing is not None:
+        raise UnsupportedModel(
+            "BayesianLinearRegression with smoothing: river raises LinAlgError on constant inputs, and the"
+            " learner would retry that example forever",
+            index,
+            "smoothing",
+        )
+
+
+@predictor(linear_model.BayesianLinearRegression, _check_bayesian)
 def bayesian_linear_regression(
     model: linear_model.BayesianLinearRegression, graph: Graph, x: str, classes: Sequence[Any]
 ) -> Head:
