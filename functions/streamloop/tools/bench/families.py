@@ -58,6 +58,14 @@ def friedman(seed: int) -> Iterator[Example]:
     )
 
 
+def random_rbf(seed: int) -> Iterator[Example]:
+    """Four classes, drifting centroids (``synth.RandomRBFDrift``), labels as strings."""
+    stream = datasets.synth.RandomRBFDrift(
+        seed_model=seed, seed_sample=seed, n_classes=4, n_features=6, change_speed=0.001
+    )
+    return _named(stream, lambda y: f"c{y}")
+
+
 def _steps(*steps: dict[str, Any]) -> dict[str, Any]:
     return {"steps": list(steps)}
 
@@ -70,6 +78,18 @@ FAMILIES: list[Family] = [
         "logistic_regression",
         _steps(SCALER, {"class": "linear_model.LogisticRegression"}),
         agrawal,
+    ),
+    Family(
+        "softmax_regression",
+        _steps(SCALER, {"class": "linear_model.SoftmaxRegression"}),
+        random_rbf,
+        classes=("c0", "c1", "c2", "c3"),
+    ),
+    Family(
+        "gaussian_nb",
+        _steps({"class": "naive_bayes.GaussianNB"}),
+        random_rbf,
+        classes=("c0", "c1", "c2", "c3"),
     ),
     Family(
         "pa_regressor",
