@@ -64,7 +64,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from river import base, compose, drift, linear_model, metrics, optim, preprocessing
+from river import base, compose, drift, forest, linear_model, metrics, optim, preprocessing, tree
 
 Kind = Literal["step", "component", "drift", "metric"]
 Task = Literal["classification", "regression"]
@@ -78,6 +78,19 @@ def _entries(kind: Kind, prefix: str, module: Any, names: str) -> dict[str, tupl
 ALLOWED: dict[str, tuple[type, Kind]] = {
     **_entries("step", "preprocessing", preprocessing, "StandardScaler"),
     **_entries("step", "linear_model", linear_model, "LogisticRegression LinearRegression"),
+    **_entries(
+        "step",
+        "tree",
+        tree,
+        "HoeffdingTreeClassifier HoeffdingAdaptiveTreeClassifier HoeffdingTreeRegressor",
+    ),
+    **_entries("step", "forest", forest, "ARFClassifier ARFRegressor"),
+    **_entries(
+        "component",
+        "tree.splitter",
+        tree.splitter,
+        "GaussianSplitter HistogramSplitter ExhaustiveSplitter EBSTSplitter TEBSTSplitter QOSplitter",
+    ),
     **_entries(
         "component",
         "optim",
@@ -161,11 +174,11 @@ class RiverObject(BaseModel):
                     f"unknown parameter of {self.class_}; expected one of: {expected}",
                     value,
                 )
-            if isinstance(value, RiverObject) and value.kind != "component":
+            if isinstance(value, RiverObject) and value.kind not in ("component", "drift"):
                 raise config_error(
                     ("params", name, "class"),
-                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*, optim.initializers.*"
-                    " or optim.losses.* expected)",
+                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*, optim.initializers.*,"
+                    " optim.losses.*, tree.splitter.* or drift.* expected)",
                     value.class_,
                 )
         try:

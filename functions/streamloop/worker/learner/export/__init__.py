@@ -29,6 +29,7 @@ from typing import Any
 from river import compose
 
 from streamloop.worker.learner.export import linear, preprocessing  # noqa: F401  (register converters)
+from streamloop.worker.learner.export import forest, trees  # noqa: F401  (register converters)
 from streamloop.worker.learner.export.graph import Graph
 from streamloop.worker.learner.export.registry import (
     PREDICTORS,
