@@ -18,7 +18,7 @@ def agrawal(n: int, seed: int = 1) -> list[tuple[dict, bool]]:
         stream=datasets.synth.Agrawal(classification_function=0, seed=seed),
         drift_stream=datasets.synth.Agrawal(classification_function=4, seed=seed + 1),
         position=n // 2,
-        width=50,
+        width=max(50, n // 40),  # river overflows for a narrow drift far from the start
         seed=seed + 2,
     )
     return [({k: float(v) for k, v in x.items()}, bool(y)) for x, y in itertools.islice(stream, n)]
@@ -29,7 +29,7 @@ def sea(n: int, seed: int = 1) -> list[tuple[dict, bool]]:
         stream=datasets.synth.SEA(variant=0, seed=seed),
         drift_stream=datasets.synth.SEA(variant=2, seed=seed + 1),
         position=n // 2,
-        width=50,
+        width=max(50, n // 40),  # river overflows for a narrow drift far from the start
         seed=seed + 2,
     )
     return [({f"x{k}": float(v) for k, v in x.items()}, bool(y)) for x, y in itertools.islice(stream, n)]
