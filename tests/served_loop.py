@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import orjson
-from river import evaluate, metrics
+from river import evaluate
 
 from streamloop.runtime.testing import FunctionHarness
 from streamloop.worker.config import topic
@@ -61,7 +61,9 @@ def served_and_river(
             y_pred = classes[int(np.argmax(out[1][0]))] if classes else float(out[0][0, 0])
         if i >= start:
             loop_metric.update(y, y_pred)
-        pending.append({"id": f"e{i}", "ts": i, "x": x, "y": y, "y_pred": y_pred, "proba": None, "model": model})
+        pending.append(
+            {"id": f"e{i}", "ts": i, "x": x, "y": y, "y_pred": y_pred, "proba": None, "model": model}
+        )
         if len(pending) > delay:
             learner.send(pending.popleft())
     reference = build_model(ModelSpec.model_validate({"steps": steps}))

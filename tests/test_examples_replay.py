@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import orjson
 import pytest
 from cli_run import REPO, ok, streamloop
-from river import datasets
-
-
-def agrawal_events(n: int) -> list[dict]:
-    stream = datasets.synth.ConceptDriftStream(
-        stream=datasets.synth.Agrawal(classification_function=0, seed=1),
-        drift_stream=datasets.synth.Agrawal(classification_function=4, seed=2),
-        position=n // 2,
-        width=50,
-        seed=3,
-    )
-    return [
-        {"id": f"e{i}", "key": f"k{i % 20}", "ts": float(i), **x, "label": bool(y)}
-        for i, (x, y) in enumerate(itertools.islice(stream, n))
-    ]
-
-
-def friedman_events(n: int) -> list[dict]:
-    stream = datasets.synth.FriedmanDrift(drift_type="gra", position=(n // 3, 2 * n // 3), seed=1)
-    return [
-        {"id": f"e{i}", "key": f"k{i % 20}", "ts": float(i), **{f"x{k}": v for k, v in x.items()}, "label": y}
-        for i, (x, y) in enumerate(itertools.islice(stream, n))
-    ]
+from tree_streams import agrawal_events, friedman_events
 
 
 @pytest.mark.parametrize(
@@ -46,12 +23,23 @@ def test_an_example_replays_and_serves_its_model(tmp_path, example, events, chec
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(n)))
     replayed = ok(
         streamloop(
-            "replay", path, "--label-field", "label", "--label-delay", 50,
-            "--config-dir", REPO / "examples" / example, "--out", "out/run", "--quiet",
+            "replay",
+            path,
+            "--label-field",
+            "label",
+            "--label-delay",
+            50,
+            "--config-dir",
+            REPO / "examples" / example,
+            "--out",
+            "out/run",
+            "--quiet",
             cwd=tmp_path,
         )
     )
     assert re.search(rf"→ {n} predictions, \d+ examples, 0 dead letters", replayed.stdout)
-    predictions = [orjson.loads(line) for line in (tmp_path / "out/run/predictions.jsonl").read_bytes().splitlines()]
+    predictions = [
+        orjson.loads(line) for line in (tmp_path / "out/run/predictions.jsonl").read_bytes().splitlines()
+    ]
     served = [p for p in predictions if p["model"] is not None]
     assert served and all(check(p) for p in served)

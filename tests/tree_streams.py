@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from river import datasets
 
 from streamloop.worker.learner.export import model_to_onnx
 
@@ -36,13 +38,21 @@ def target(x: dict[str, float], rng: random.Random) -> float:
 
 
 def learn(
-    model: Any, n: int, seed: int, classes: Sequence[Any] | None = None, features: Sequence[str] = TRAINED
+    model: Any,
+    n: int,
+    seed: int,
+    classes: Sequence[Any] | None = None,
+    features: Sequence[str] = TRAINED,
+    drift_at: int | None = None,
 ) -> Any:
-    """``model`` after ``n`` examples of ``features``: labels from ``classes``, or a regression target."""
+    """``model`` after ``n`` examples of ``features``: labels from ``classes`` (each one becoming the next
+    from ``drift_at`` on, except where ``n`` is 1), or a regression target."""
     rng = random.Random(seed)
-    for _ in range(n):
+    for i in range(n):
         x = row(rng)
         y = label(x, classes, rng) if classes else target(x, rng)
+        if classes and drift_at is not None and i > drift_at and x["n"] != 1.0:
+            y = classes[(list(classes).index(y) + 1) % len(classes)]
         model.learn_one({f: x[f] for f in features}, y)
     return model
 
@@ -80,7 +90,7 @@ def assert_classifier_matches(model: Any, names: list[str], classes: Sequence[An
         want = model.predict_proba_one(x)
         assert set(want) <= set(classes)
         np.testing.assert_allclose(got, [want.get(c, 0.0) for c in classes], atol=1e-5)
-        assert getattr(got_label, "item", lambda: got_label)() == model.predict_one(x)
+        assert (got_label.item() if isinstance(got_label, np.generic) else got_label) == model.predict_one(x)
 
 
 def assert_regressor_matches(model: Any, names: list[str], seed: int) -> None:
@@ -88,3 +98,27 @@ def assert_regressor_matches(model: Any, names: list[str], seed: int) -> None:
     X, (values,) = exported_rows(model, names, None, seed)
     want = [model.predict_one(x) for x in as_river(X, names)]
     np.testing.assert_allclose(values[:, 0], want, atol=1e-5, rtol=1e-6)
+
+
+def agrawal_events(n: int) -> list[dict]:
+    """Drifting ``synth.Agrawal`` events with their ``label`` (half way to another function)."""
+    stream = datasets.synth.ConceptDriftStream(
+        stream=datasets.synth.Agrawal(classification_function=0, seed=1),
+        drift_stream=datasets.synth.Agrawal(classification_function=4, seed=2),
+        position=n // 2,
+        width=50,
+        seed=3,
+    )
+    return [
+        {"id": f"e{i}", "key": f"k{i % 20}", "ts": float(i), **x, "label": bool(y)}
+        for i, (x, y) in enumerate(itertools.islice(stream, n))
+    ]
+
+
+def friedman_events(n: int) -> list[dict]:
+    """``synth.FriedmanDrift`` events (``x0``..``x9``) with their ``label`` (gradual drifts)."""
+    stream = datasets.synth.FriedmanDrift(drift_type="gra", position=(n // 3, 2 * n // 3), seed=1)
+    return [
+        {"id": f"e{i}", "key": f"k{i % 20}", "ts": float(i), **{f"x{k}": v for k, v in x.items()}, "label": y}
+        for i, (x, y) in enumerate(itertools.islice(stream, n))
+    ]

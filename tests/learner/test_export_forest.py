@@ -28,11 +28,14 @@ hyper = st.fixed_dictionaries(
 
 
 @FOREST
-@given(hyper, st.sampled_from([[False, True], [0, 1, 2], ["a", "b", "c"]]), st.integers(0, 10**6), st.booleans())
+@given(
+    hyper,
+    st.sampled_from([[False, True], [0, 1, 2], ["a", "b", "c"]]).flatmap(st.permutations),
+    st.integers(0, 10**6),
+    st.booleans(),
+)
 def test_arf_classifier_matches_river(params, classes, seed, drop):
-    model = forest.ARFClassifier(
-        leaf_prediction="mc", seed=seed, drift_detector=drift.ADWIN(0.01), **params
-    )
+    model = forest.ARFClassifier(leaf_prediction="mc", seed=seed, drift_detector=drift.ADWIN(0.01), **params)
     learn(model, 500, seed, classes)
     assert_classifier_matches(model, feature_names(random.Random(seed), drop), classes, seed + 1)
 
@@ -61,3 +64,12 @@ def test_what_is_not_exact_is_refused_naming_the_parameter(model, param):
     with pytest.raises(UnsupportedModel) as error:
         check_exportable(model)
     assert (error.value.step, error.value.param) == (0, param)
+
+
+def test_a_tie_goes_to_the_class_river_predicts_whatever_the_order_of_classes():
+    model = forest.ARFClassifier(n_models=1, leaf_prediction="mc", seed=1)
+    model.learn_one({"a": 0.0}, "mid")
+    model.learn_one({"a": 1.0}, "high")
+    assert model.predict_proba_one({"a": 0.0}) == {"high": 0.5, "mid": 0.5}  # river breaks it by dict order
+    for classes in (["mid", "high", "low"], ["low", "high", "mid"]):
+        assert_classifier_matches(model, ["a"], classes, seed=0)

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from river import tree
 from river.tree.nodes.branch import (
+    DTBranch,
     NominalBinaryBranch,
     NominalMultiwayBranch,
     NumericBinaryBranch,
@@ -25,11 +26,9 @@ from tree_streams import (
 
 from streamloop.worker.learner.export import UnsupportedModel, check_exportable
 
-CLASSES = [
-    [False, True],
-    [0, 1, 2],
-    ["high", "low", "mid", "never"],  # sorted, as river breaks ties; "never" is never learned
-]
+CLASS_SETS = [[False, True], [0, 1, 2], ["high", "low", "mid", "never"]]  # "never" is never learned
+# any order: probabilities follow it, and ties still go where river's predict_one sends them
+classes_in_any_order = st.sampled_from(CLASS_SETS).flatmap(st.permutations)
 TREE = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 hyper = st.fixed_dictionaries(
@@ -49,17 +48,19 @@ def learned_classes(classes: list) -> list:
 
 
 @TREE
-@given(hyper, st.sampled_from(CLASSES), st.integers(0, 10**6), st.integers(50, 600), st.booleans())
+@given(hyper, classes_in_any_order, st.integers(0, 10**6), st.integers(50, 600), st.booleans())
 def test_hoeffding_tree_classifier_matches_river(params, classes, seed, n, drop):
-    model = learn(tree.HoeffdingTreeClassifier(leaf_prediction="mc", **params), n, seed, learned_classes(classes))
+    model = learn(
+        tree.HoeffdingTreeClassifier(leaf_prediction="mc", **params), n, seed, learned_classes(classes)
+    )
     assert_classifier_matches(model, feature_names(random.Random(seed), drop), classes, seed + 1)
 
 
 @TREE
-@given(hyper, st.sampled_from(CLASSES[:2]), st.integers(0, 10**6), st.integers(50, 800), st.booleans())
+@given(hyper, classes_in_any_order, st.integers(0, 10**6), st.integers(50, 800), st.booleans())
 def test_hoeffding_adaptive_tree_classifier_matches_river(params, classes, seed, n, drop):
     model = tree.HoeffdingAdaptiveTreeClassifier(leaf_prediction="mc", seed=seed, **params)
-    learn(model, n, seed, classes)
+    learn(model, n, seed, learned_classes(classes))
     assert_classifier_matches(model, feature_names(random.Random(seed), drop), classes, seed + 1)
 
 
@@ -90,7 +91,11 @@ def has_branch(model, kind: type) -> bool:
 @pytest.mark.parametrize(
     ("make", "kind", "features"),
     [
-        (lambda: tree.HoeffdingTreeClassifier(leaf_prediction="mc", grace_period=20, delta=0.01), NumericBinaryBranch, TRAINED),
+        (
+            lambda: tree.HoeffdingTreeClassifier(leaf_prediction="mc", grace_period=20, delta=0.01),
+            NumericBinaryBranch,
+            TRAINED,
+        ),
         (
             lambda: tree.HoeffdingTreeClassifier(
                 leaf_prediction="mc", grace_period=20, delta=0.01, nominal_attributes=["n"]
@@ -119,17 +124,31 @@ def has_branch(model, kind: type) -> bool:
 def test_every_kind_of_classification_split_matches_river(make, kind, features, drop):
     """Rows include nominal values no branch has (river's most common path), and, dropped from the
     model's features, a feature the tree splits on (river's most common path again)."""
-    classes = [0, 1, 2]
+    classes = [2, 0, 1]
     model = learn(make(), 3000, seed=7, classes=classes, features=features)
     assert has_branch(model, kind)
     names = ["n", "a", "g", "unseen"] if drop else ["b", "n", "a", "g", "unseen"]
     assert_classifier_matches(model, names, classes, seed=8)
 
 
+def test_an_alternate_tree_reached_through_a_missing_feature_votes_twice_as_in_river():
+    """river's ``walk`` yields the node it reaches through ``most_common_path()`` twice, so the adaptive
+    tree adds that node's alternate-tree vote twice."""
+    model = tree.HoeffdingAdaptiveTreeClassifier(leaf_prediction="mc", grace_period=20, delta=0.01, seed=2)
+    learn(model, 2000, seed=2, classes=[0, 1, 2], drift_at=1000)
+    branches = [node for node in model._root.iter_dfs() if isinstance(node, DTBranch)]
+    missing = {b.feature for b in branches if getattr(b.most_common_path()[1], "_alternate_tree", None)}
+    assert missing  # a branch whose most common child has an alternate tree: drop its feature
+    names = [f for f in ["a", "b", "g", "n", "unseen"] if f not in missing]
+    assert_classifier_matches(model, names, [0, 1, 2], seed=3)
+
+
 @pytest.mark.parametrize("drop", [False, True], ids=["all-features", "a-split-feature-missing"])
 def test_numeric_multiway_regression_splits_match_river(drop):
     splitter = tree.splitter.QOSplitter(radius=0.3, allow_multiway_splits=True)
-    model = learn(tree.HoeffdingTreeRegressor(grace_period=30, splitter=splitter, leaf_prediction="mean"), 3000, 7)
+    model = learn(
+        tree.HoeffdingTreeRegressor(grace_period=30, splitter=splitter, leaf_prediction="mean"), 3000, 7
+    )
     assert has_branch(model, NumericMultiwayBranch)
     names = ["n", "g", "b", "unseen"] if drop else ["a", "n", "g", "b", "unseen"]
     assert_regressor_matches(model, names, seed=8)
@@ -147,3 +166,19 @@ def test_naive_bayes_leaves_are_refused_naming_the_parameter(model, param):
     with pytest.raises(UnsupportedModel, match="naive-Bayes") as error:
         check_exportable(model)
     assert (error.value.step, error.value.param) == (0, param)
+
+
+@pytest.mark.parametrize(
+    ("model", "labels"),
+    [
+        (tree.HoeffdingTreeClassifier(leaf_prediction="mc"), ["mid", "high"]),
+        (tree.HoeffdingAdaptiveTreeClassifier(leaf_prediction="mc", seed=1), ["mid", "high", "mid"]),
+    ],
+    ids=["hoeffding", "adaptive"],
+)
+def test_a_tie_goes_to_the_class_river_predicts_whatever_the_order_of_classes(model, labels):
+    for y in labels:
+        model.learn_one({"a": 0.0}, y)
+    assert model.predict_proba_one({"a": 0.0}) == {"high": 0.5, "mid": 0.5}  # river breaks it by dict order
+    for classes in (["mid", "high", "low"], ["low", "high", "mid"]):
+        assert_classifier_matches(model, ["a"], classes, seed=0)

@@ -1,6 +1,6 @@
-"""Trees and forests learn in the loop as well as in river: the served predictions (learner on the embedded
-harness, each event scored by the last published ONNX, labels late) against river's own
-``progressive_val_score`` with the same model and label delay, on drifting ``river.datasets.synth`` streams."""
+"""Trees and forests learn in the loop as well as in river: the served predictions (learner on the
+embedded harness, each event scored by the last published ONNX, labels late) against river's own
+``progressive_val_score`` with the same model and label delay, on drifting ``datasets.synth`` streams."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_arf_on_drifting_agrawal_is_within_one_point_of_river():
 
 def test_hoeffding_tree_on_drifting_sea_is_within_one_point_of_river():
     n = 2000
-    steps = [{"class": "tree.HoeffdingTreeClassifier", "params": {"leaf_prediction": "mc", "grace_period": 50}}]
+    steps = [
+        {"class": "tree.HoeffdingTreeClassifier", "params": {"leaf_prediction": "mc", "grace_period": 50}}
+    ]
     served, river = served_and_river(steps, sea(n), DELAY, 50, metrics.Accuracy(), start=n // 4)
     assert served >= 0.7 and abs(served - river) <= 0.01
 
@@ -57,6 +59,8 @@ def test_hoeffding_tree_on_drifting_sea_is_within_one_point_of_river():
 @pytest.mark.parametrize("leaves", ["mean", "adaptive"])
 def test_tree_regressor_on_drifting_friedman_is_within_two_percent_of_river(leaves):
     n = 2000
-    steps = [{"class": "tree.HoeffdingTreeRegressor", "params": {"grace_period": 50, "leaf_prediction": leaves}}]
+    steps = [
+        {"class": "tree.HoeffdingTreeRegressor", "params": {"grace_period": 50, "leaf_prediction": leaves}}
+    ]
     served, river = served_and_river(steps, friedman(n), DELAY, 50, metrics.MAE(), start=n // 4)
     assert abs(served - river) <= 0.02 * river

@@ -177,8 +177,8 @@ class RiverObject(BaseModel):
             if isinstance(value, RiverObject) and value.kind not in ("component", "drift"):
                 raise config_error(
                     ("params", name, "class"),
-                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*, optim.initializers.*,"
-                    " optim.losses.*, tree.splitter.* or drift.* expected)",
+                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*,"
+                    " optim.initializers.*, optim.losses.*, tree.splitter.* or drift.* expected)",
                     value.class_,
                 )
         try:

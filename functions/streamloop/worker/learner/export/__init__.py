@@ -28,8 +28,7 @@ from typing import Any
 
 from river import compose
 
-from streamloop.worker.learner.export import linear, preprocessing  # noqa: F401  (register converters)
-from streamloop.worker.learner.export import forest, trees  # noqa: F401  (register converters)
+from streamloop.worker.learner.export import forest, linear, preprocessing, trees  # noqa: F401  (registers)
 from streamloop.worker.learner.export.graph import Graph
 from streamloop.worker.learner.export.registry import (
     PREDICTORS,
@@ -127,6 +126,8 @@ def model_to_onnx(
         x = TRANSFORMERS[type(step)].emit(step, graph, x)
     head = PREDICTORS[type(steps[-1])].emit(steps[-1], graph, x, classes)
     outputs = (
-        graph.classification(head.tensor, classes) if head.kind == "proba" else graph.regression(head.tensor)
+        graph.classification(head.tensor, classes, head.ties)
+        if head.kind == "proba"
+        else graph.regression(head.tensor)
     )
     return write_model(graph.finish(outputs), model_metadata(model, feature_names, metadata, classes))

@@ -2,7 +2,8 @@
 
 - ``ARFClassifier`` (``leaf_prediction="mc"``): each tree's leaf distribution times the tree's metric
   (when ``disable_weighted_vote`` is false and the metric is positive), summed tree by tree in river's
-  order, normalised, as ``predict_proba_one``. Background trees do not vote, so they are not exported.
+  order, normalised, as ``predict_proba_one``; ties go to the class river's vote counter met first.
+  Background trees do not vote, so they are not exported.
 - ``ARFRegressor`` (``aggregation_method="mean"``): the mean of the trees' predictions, each weighted as
   river weighs it (by its error relative to the others) unless ``disable_weighted_vote``; the median is
   refused.
@@ -28,6 +29,7 @@ from streamloop.worker.learner.export.trees import (
     leaf_values,
     normalised,
     regressor_leaves,
+    tie_order,
 )
 
 
@@ -54,11 +56,16 @@ def arf_classifier(model: Any, graph: Graph, x: str, classes: Sequence[Any]) -> 
     if not trees:  # river's untrained forest: no vote
         trees.append(([()], np.zeros((1, len(classes)))))
     reaches = paths.emit(graph, x, [items for items, _ in trees])
-    votes = [graph.node("MatMul", [r, graph.const(v, "leaves")]) for r, (_, v) in zip(reaches, trees)]
+    votes = [
+        graph.node("MatMul", [r, graph.const(v, "leaves")]) for r, (_, v) in zip(reaches, trees, strict=True)
+    ]
     total = votes[0]
     for vote in votes[1:]:
         total = graph.node("Add", [total, vote])
-    return Head("proba", normalised(graph, total))
+    first_seen: dict[Any, None] = {}  # river's Counter: each tree's sorted classes, in tree order
+    for member in model:
+        first_seen.update(dict.fromkeys(sorted(member.classes)))
+    return Head("proba", normalised(graph, total), tie_order(list(first_seen), classes))
 
 
 @predictor(forest.ARFRegressor, _check_regressor)
@@ -68,7 +75,7 @@ def arf_regressor(model: Any, graph: Graph, x: str, classes: Sequence[Any]) -> H
     if not leaves:
         leaves = [([()], np.zeros((1, len(graph.feature_names))), np.zeros(1))]
     reaches = paths.emit(graph, x, [items for items, _, _ in leaves])
-    predictions = [leaf_values(graph, x, r, w, b) for r, (_, w, b) in zip(reaches, leaves)]
+    predictions = [leaf_values(graph, x, r, w, b) for r, (_, w, b) in zip(reaches, leaves, strict=True)]
     stacked = graph.node("Concat", predictions, axis=1) if len(predictions) > 1 else predictions[0]
     weights = vote_weights(model, len(predictions))
     weighted = graph.node("Mul", [stacked, graph.const(weights, "tree_weights")])
@@ -86,6 +93,7 @@ def vote_weights(model: forest.ARFRegressor, n: int) -> np.ndarray:
         total += error
     if total != 0:
         errors = total - errors
-        errors /= errors.sum()
+        with np.errstate(invalid="ignore"):  # one tree: 0/0, NaN as in river (the scorer's probe refuses it)
+            errors /= errors.sum()
         return errors
     return weights

@@ -83,10 +83,17 @@ class Graph:
         return outputs
 
     # -- the contract's outputs ------------------------------------------------------------------------
-    def classification(self, proba: str, classes: Sequence[Any]) -> list[onnx.ValueInfoProto]:
+    def classification(
+        self, proba: str, classes: Sequence[Any], ties: Sequence[int] | None = None
+    ) -> list[onnx.ValueInfoProto]:
         """``label`` ``[N]`` (the first class of highest probability, as river's ``predict_one``) and
-        ``probabilities`` ``[N, len(classes)]`` from ``proba``: float64 ``[N, K]`` in ``classes`` order."""
-        index = self.node("ArgMax", [proba], axis=1, keepdims=0, select_last_index=0)
+        ``probabilities`` ``[N, len(classes)]`` from ``proba``: float64 ``[N, K]`` in ``classes`` order.
+        With ``ties`` (column indices), equal probabilities go to the first class in that order instead."""
+        ranked = proba
+        if ties is not None:
+            ranked = self.node("Gather", [proba, self.const(np.array(ties, dtype=np.int64), "ties")], axis=1)
+            classes = [classes[i] for i in ties]
+        index = self.node("ArgMax", [ranked], axis=1, keepdims=0, select_last_index=0)
         table, label_type = _classes_initializer(self, classes)
         self.nodes.append(helper.make_node("Gather", [table, index], ["label"], axis=0))
         self.nodes.append(helper.make_node("Cast", [proba], ["probabilities"], to=TensorProto.FLOAT))

@@ -25,10 +25,15 @@ class UnsupportedModel(ValueError):
 
 
 class Head(NamedTuple):
-    """A predictor's result: ``proba`` (float64 ``[N, K]`` in ``classes`` order) or ``value`` (``[N, 1]``)."""
+    """A predictor's result: ``proba`` (float64 ``[N, K]`` in ``classes`` order) or ``value`` (``[N, 1]``).
+
+    ``ties``: the column indices in the order river breaks ties between equal probabilities (its dict
+    order, for ``predict_one``), when that is not ``classes`` order.
+    """
 
     kind: Literal["proba", "value"]
     tensor: str
+    ties: Sequence[int] | None = None
 
 
 Check = Callable[[Any, int], None]

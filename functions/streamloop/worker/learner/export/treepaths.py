@@ -17,8 +17,9 @@ for a value or slot it has no child for.
 >>> le, gt = paths.threshold("a", 0.5)
 >>> items = [[le], [gt]]
 >>> reach = paths.emit(g, g.x, [items])[0]
->>> blob = g.finish(g.regression(g.node("MatMul", [reach, g.const(np.array([[1.0], [2.0]]))]))).SerializeToString()
->>> ort.InferenceSession(blob).run(None, {"input": np.array([[0.5], [0.7]], dtype=np.float32)})[0].tolist()
+>>> value = g.node("MatMul", [reach, g.const(np.array([[1.0], [2.0]]))])  # leaf values 1 and 2
+>>> session = ort.InferenceSession(g.finish(g.regression(value)).SerializeToString())
+>>> session.run(None, {"input": np.array([[0.5], [0.7]], dtype=np.float32)})[0].tolist()
 [[1.0], [2.0]]
 """
 

@@ -7,8 +7,9 @@
   ``"model"`` and ``"adaptive"`` leaves: each leaf's choice is fixed when the model is exported).
 
 Naive-Bayes leaves (``"nb"``, ``"nba"``) are refused: their Gaussian densities are not computed exactly.
-Every leaf prediction is river's own value, read from the leaf at export; columns follow ``classes``, and a
-class the tree never saw gets probability 0.
+Every leaf prediction is river's own value, read from the leaf at export; columns follow ``classes``, a
+class the tree never saw gets probability 0, and equal probabilities go to the class river's dict lists
+first (sorted classes; the adaptive tree's set order).
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ def distribution(dist: dict[Any, float] | None, classes: Sequence[Any]) -> list[
     return [float(dist.get(c, 0.0)) for c in classes]
 
 
+def tie_order(river_order: Sequence[Any], classes: Sequence[Any]) -> list[int] | None:
+    """The ``Head.ties`` of a model whose probability dict lists ``river_order`` (then the other classes).
+
+    >>> tie_order(["a", "b"], ["b", "c", "a"]), tie_order([False, True], [False, True])
+    ([2, 0, 1], None)
+    """
+    known = [c for c in river_order if c in classes]
+    order = [list(classes).index(c) for c in known]
+    order += [i for i in range(len(classes)) if i not in order]
+    return None if order == list(range(len(classes))) else order
+
+
 def classifier_leaves(model: Any, paths: TreePaths, classes: Sequence[Any]) -> tuple[list[Path], np.ndarray]:
     """The leaves of a (non-adaptive) Hoeffding tree classifier: their paths and distributions ``[L, K]``."""
     if model._root is None:
@@ -93,7 +106,7 @@ def regressor_leaves(model: Any, paths: TreePaths) -> tuple[list[Path], np.ndarr
 
 
 def normalised(graph: Graph, proba: str) -> str:
-    """Each row divided by its sum, rows summing to 0 left as they are (river's ``normalize_values_in_dict``)."""
+    """Each row over its sum; a row summing to 0 stays as it is (river's ``normalize_values_in_dict``)."""
     total = graph.node("ReduceSum", [proba, graph.const(np.array([1], dtype=np.int64))], keepdims=1)
     positive = graph.node("Greater", [total, graph.const(0.0)])
     return graph.node("Where", [positive, graph.node("Div", [proba, total]), proba])
@@ -103,7 +116,9 @@ def leaf_values(graph: Graph, x: str, reach: str, weights: np.ndarray, bias: np.
     """``[N, 1]``: the reached leaf's ``w·x + b`` (a constant for mean leaves)."""
     if not weights.any():
         return graph.node("MatMul", [reach, graph.const(bias.reshape(-1, 1), "leaf_means")])
-    per_leaf = graph.node("Add", [graph.node("MatMul", [x, graph.const(weights.T.copy())]), graph.const(bias)])
+    per_leaf = graph.node(
+        "Add", [graph.node("MatMul", [x, graph.const(weights.T.copy())]), graph.const(bias)]
+    )
     reached = graph.node("Mul", [reach, per_leaf])
     return graph.node("ReduceSum", [reached, graph.const(np.array([1], dtype=np.int64))], keepdims=1)
 
@@ -113,7 +128,8 @@ def hoeffding_tree_classifier(model: Any, graph: Graph, x: str, classes: Sequenc
     paths = TreePaths(graph.feature_names)
     items, values = classifier_leaves(model, paths, classes)
     (reach,) = paths.emit(graph, x, [items])
-    return Head("proba", graph.node("MatMul", [reach, graph.const(values, "leaves")]))
+    proba = graph.node("MatMul", [reach, graph.const(values, "leaves")])
+    return Head("proba", proba, tie_order(sorted(model.classes), classes))
 
 
 @predictor(tree.HoeffdingAdaptiveTreeClassifier, check_majority_class_leaves)
@@ -141,7 +157,7 @@ def hoeffding_adaptive_tree_classifier(model: Any, graph: Graph, x: str, classes
         items, values = [()], [[0.0] * len(classes)]
     (reach,) = paths.emit(graph, x, [items])
     proba = graph.node("MatMul", [reach, graph.const(np.array(values, dtype=np.float64), "leaves")])
-    return Head("proba", normalised(graph, proba))
+    return Head("proba", normalised(graph, proba), tie_order(list(model.classes), classes))
 
 
 @predictor(tree.HoeffdingTreeRegressor, check_linear_leaf_model)
