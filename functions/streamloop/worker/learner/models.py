@@ -87,12 +87,6 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
     **_entries("step", "forest", forest, "ARFClassifier ARFRegressor"),
     **_entries(
         "component",
-        "tree.splitter",
-        tree.splitter,
-        "GaussianSplitter HistogramSplitter ExhaustiveSplitter EBSTSplitter TEBSTSplitter QOSplitter",
-    ),
-    **_entries(
-        "component",
         "optim",
         optim,
         "SGD Adam AdaGrad AdaDelta AdaMax AMSGrad Momentum Nadam NesterovMomentum RMSProp FTRLProximal",
@@ -104,6 +98,12 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
         "optim.losses",
         optim.losses,
         "Log Hinge BinaryFocalLoss Squared Absolute Huber Cauchy EpsilonInsensitiveHinge Quantile Poisson",
+    ),
+    **_entries(
+        "component",
+        "tree.splitter",
+        tree.splitter,
+        "GaussianSplitter HistogramSplitter ExhaustiveSplitter EBSTSplitter TEBSTSplitter QOSplitter",
     ),
     **_entries("drift", "drift", drift, "ADWIN KSWIN PageHinkley NoDrift"),
     **_entries("drift", "drift.binary", drift.binary, "DDM EDDM FHDDM HDDMA HDDMW"),
