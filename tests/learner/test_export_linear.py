@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from river import base, compose, linear_model, optim, preprocessing
 
@@ -97,9 +97,11 @@ def river_answer(predict: Callable[[], Any]) -> Any:
     """river's answer, or ``None`` where river raises (a windowed min-max of a feature never seen: the
     learner never exports one, since it learns every feature of ``feature_names`` from the first example)."""
     try:
-        return predict()
+        answer = predict()
     except TypeError:
         return None
+    values = answer.values() if isinstance(answer, dict) else [answer]
+    return None if any(isinstance(v, complex) for v in values) else answer  # a negative rolling variance
 
 
 def run_onnx(model: Any, names: list[str], X: np.ndarray) -> list[np.ndarray]:
@@ -145,14 +147,30 @@ def pipelines(models: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[An
     )
 
 
+def learn(model: Any, examples: list[tuple[dict[str, float], Any]]) -> None:
+    """Learn ``examples``; a model river itself cannot learn is no case for the exporter (rejected).
+
+    river 0.26.1's windowed ``StandardScaler`` can compute a slightly negative variance over a window of
+    equal values; its square root is then complex and the model after it raises ``TypeError``.
+    """
+    try:
+        for x, y in examples:
+            model.learn_one(x, y)
+    except TypeError:
+        reject()
+    for step in model.steps.values() if isinstance(model, compose.Pipeline) else [model]:
+        windowed = isinstance(step, preprocessing.StandardScaler) and step.window_size is not None
+        if windowed and any(v.get() < 0 for v in step.vars.values()):
+            reject()
+
+
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
 @given(model=pipelines(CLASSIFIERS), seed=st.integers(0, 2**16), n=st.integers(1, 120))
 def test_classifiers_match_river(model, seed, n):
-    for x, y in stream(seed, n, "classification"):
-        model.learn_one(x, y)
+    learn(model, stream(seed, n, "classification"))
     names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
     check_classifier(model, names, rows(seed + 1, names))
 
@@ -160,8 +178,7 @@ def test_classifiers_match_river(model, seed, n):
 @PROPERTY
 @given(model=pipelines(REGRESSORS), seed=st.integers(0, 2**16), n=st.integers(1, 120))
 def test_regressors_match_river(model, seed, n):
-    for x, y in stream(seed, n, "regression"):
-        model.learn_one(x, y)
+    learn(model, stream(seed, n, "regression"))
     names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
     check_regressor(model, names, rows(seed + 1, names))
 

@@ -64,7 +64,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from river import base, compose, drift, linear_model, metrics, naive_bayes, optim, preprocessing
+from river import base, compose, drift, forest, linear_model, metrics, naive_bayes, optim, preprocessing, tree
 
 Kind = Literal["step", "component", "drift", "metric"]
 Task = Literal["classification", "regression"]
@@ -88,6 +88,13 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
         "PAClassifier PARegressor Perceptron ALMAClassifier BayesianLinearRegression",
     ),
     **_entries(
+        "step",
+        "tree",
+        tree,
+        "HoeffdingTreeClassifier HoeffdingAdaptiveTreeClassifier HoeffdingTreeRegressor",
+    ),
+    **_entries("step", "forest", forest, "ARFClassifier ARFRegressor"),
+    **_entries(
         "component",
         "optim",
         optim,
@@ -102,6 +109,12 @@ ALLOWED: dict[str, tuple[type, Kind]] = {
         "Log Hinge BinaryFocalLoss Squared Absolute Huber Cauchy EpsilonInsensitiveHinge Quantile Poisson",
     ),
     **_entries("component", "optim.losses", optim.losses, "CrossEntropy"),
+    **_entries(
+        "component",
+        "tree.splitter",
+        tree.splitter,
+        "GaussianSplitter HistogramSplitter ExhaustiveSplitter EBSTSplitter TEBSTSplitter QOSplitter",
+    ),
     **_entries("drift", "drift", drift, "ADWIN KSWIN PageHinkley NoDrift"),
     **_entries("drift", "drift.binary", drift.binary, "DDM EDDM FHDDM HDDMA HDDMW"),
     **_entries("metric", "metrics", metrics, "Accuracy BalancedAccuracy F1 Precision Recall MCC CohenKappa"),
@@ -173,11 +186,11 @@ class RiverObject(BaseModel):
                     f"unknown parameter of {self.class_}; expected one of: {expected}",
                     value,
                 )
-            if isinstance(value, RiverObject) and value.kind != "component":
+            if isinstance(value, RiverObject) and value.kind not in ("component", "drift"):
                 raise config_error(
                     ("params", name, "class"),
-                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*, optim.initializers.*"
-                    " or optim.losses.* expected)",
+                    f"{value.class_} cannot be a parameter (optim.*, optim.schedulers.*,"
+                    " optim.initializers.*, optim.losses.*, tree.splitter.* or drift.* expected)",
                     value.class_,
                 )
         try:

@@ -29,10 +29,12 @@ from typing import Any
 from river import compose
 
 from streamloop.worker.learner.export import (  # noqa: F401  (register converters)
+    forest,
     linear,
     naive_bayes,
     preprocessing,
     softmax,
+    trees,
 )
 from streamloop.worker.learner.export.graph import Graph
 from streamloop.worker.learner.export.registry import (
