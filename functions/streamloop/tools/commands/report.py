@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"read {source}: {counts}")
     last = summary.last_served
     if last:
-        print(f"latest window: {last[0]} at {100 * last[1]:.2f}% {summary.metric}")
+        print(f"latest window: {last[0]} at {summary.shown(last[1])} {summary.metric}")
     for stage, p in summary.latency.items():
         print(
             f"latency {stage}: p50 {p['p50']:.1f} ms, p95 {p['p95']:.1f} ms, p99 {p['p99']:.1f} ms "

@@ -23,15 +23,25 @@ def draw(summary: Summary, png: str | Path, title: str = "streamloop") -> Path:
     ax = fig.add_subplot(grid[0, :])
     if summary.served:
         xs, ys = zip(*summary.served, strict=True)
-        ax.plot(xs, [100 * y for y in ys], color="black", lw=1.8, label="served (every version, per window)")
+        ax.plot(
+            xs,
+            [summary.scale * y for y in ys],
+            color="black",
+            lw=1.8,
+            label="served (every version, per window)",
+        )
     versions = sorted(m for m in summary.series if not m.endswith(":challenger"))
     for model, points in sorted(summary.series.items()):
         xs, ys = zip(*points, strict=True)
         if model.endswith(":challenger"):
-            ax.plot(xs, [100 * y for y in ys], ls="--", lw=1, color="gray", label=model)
+            ax.plot(xs, [summary.scale * y for y in ys], ls="--", lw=1, color="gray", label=model)
         else:  # one colour per version; named in the legend while there are few
             ax.plot(
-                xs, [100 * y for y in ys], "o", ms=4, label=model if len(versions) <= MAX_LEGEND else None
+                xs,
+                [summary.scale * y for y in ys],
+                "o",
+                ms=4,
+                label=model if len(versions) <= MAX_LEGEND else None,
             )
     for i, at in enumerate(summary.drifts):
         ax.axvline(at, color="red", lw=0.9, alpha=0.7, label="drift detected" if i == 0 else None)
@@ -51,9 +61,11 @@ def draw(summary: Summary, png: str | Path, title: str = "streamloop") -> Path:
     if summary.rejections:
         xs = [at for at, _ in summary.rejections]
         ax.plot(xs, [5] * len(xs), "x", color="darkorange", ms=7, label="model rejected")
-    ax.set_ylim(0, 105)
+    if summary.scale != 1.0:
+        ax.set_ylim(0, 105)
     ax.set_xlabel("seconds since the first metrics record")
-    ax.set_ylabel(f"prequential {summary.metric} per window (%)")
+    unit = " (%)" if summary.scale != 1.0 else ""
+    ax.set_ylabel(f"prequential {summary.metric} per window{unit}")
     ax.set_title(f"{title}: {summary.metric} per model version")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=6, fontsize=7, frameon=False)

@@ -28,9 +28,9 @@ def write_html(summary: Summary, png: str | Path, out: str | Path, title: str = 
     last = summary.last_served
     counts = [[name, str(value)] for name, value in summary.counts.items()]
     if last:
-        counts.append([f"latest window: {last[0]}", f"{100 * last[1]:.2f}% {summary.metric}"])
+        counts.append([f"latest window: {last[0]}", f"{summary.shown(last[1])} {summary.metric}"])
     versions = [
-        [model, str(len(points)), f"{100 * sum(v for _, v in points) / len(points):.2f}%"]
+        [model, str(len(points)), summary.shown(sum(v for _, v in points) / len(points))]
         for model, points in sorted(summary.series.items())
     ]
     latency = [

@@ -30,6 +30,8 @@ import numpy as np
 from streamloop.tools.runlog import RunLog
 from streamloop.worker.messages import window_metric
 
+RAW_METRICS = frozenset({"mae", "mse", "rmse", "r2"})  # regression metrics: not fractions of 1
+
 
 @dataclass
 class Summary:
@@ -44,6 +46,19 @@ class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     latency_samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def scale(self) -> float:
+        """100 for a metric that is a fraction (accuracy, F1, ...), shown in %; 1 for an error (MAE, ...)."""
+        return 1.0 if self.metric in RAW_METRICS else 100.0
+
+    def shown(self, value: float) -> str:
+        """``value`` as the page prints it: a fraction in %, an error (MAE, ...) as it is.
+
+        >>> Summary(metric="mae").shown(2.2543), Summary().shown(0.8792)
+        ('2.254', '87.92%')
+        """
+        return f"{value:.4g}" if self.scale == 1.0 else f"{100 * value:.2f}%"
 
     @property
     def last_served(self) -> tuple[str, float] | None:
