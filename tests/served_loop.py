@@ -30,6 +30,7 @@ def served_and_river(
     every_n: int,
     metric: Any,
     start: int,
+    classes: list[Any] | None = None,
 ) -> tuple[float, float]:
     """``metric`` of the loop's served predictions and of river's in-process evaluation (with ``delay``),
     over the events from ``start`` on (after the cold start)."""
@@ -40,8 +41,8 @@ def served_and_river(
             "drift": {"class": "drift.NoDrift"},  # compare the model's own learning, not the policy's resets
             "promotion": {"min_samples": 50, "every_n": every_n},
             "checkpoint_every": 1000,
-            # a classifier learns its labels themselves: name them (the data's labels are booleans)
-            **({"classes": [False, True]} if isinstance(data[0][1], bool) else {}),
+            # a classifier learns its labels themselves: name them (booleans unless given)
+            **({"classes": classes or [False, True]} if classes or isinstance(data[0][1], bool) else {}),
         },
         inputs=[EXAMPLES],
         output=MODELS,
