@@ -52,6 +52,10 @@ def agrawal(seed: int) -> Iterator[Example]:
     return _named(datasets.synth.Agrawal(classification_function=0, seed=seed), bool)
 
 
+def sea(seed: int) -> Iterator[Example]:
+    return _named(datasets.synth.SEA(variant=0, seed=seed), bool)
+
+
 def friedman(seed: int) -> Iterator[Example]:
     return _named(
         datasets.synth.FriedmanDrift(drift_type="gra", position=(10**5, 2 * 10**5), seed=seed), float
@@ -90,6 +94,25 @@ FAMILIES: list[Family] = [
         _steps({"class": "naive_bayes.GaussianNB"}),
         random_rbf,
         classes=("c0", "c1", "c2", "c3"),
+    ),
+    Family(
+        "hoeffding_tree",
+        _steps(
+            {"class": "tree.HoeffdingTreeClassifier", "params": {"leaf_prediction": "mc", "grace_period": 50}}
+        ),
+        sea,
+    ),
+    Family(
+        "arf_10_trees",
+        _steps(
+            {"class": "forest.ARFClassifier", "params": {"n_models": 10, "leaf_prediction": "mc", "seed": 1}}
+        ),
+        agrawal,
+    ),
+    Family(
+        "hoeffding_tree_regressor",
+        _steps({"class": "tree.HoeffdingTreeRegressor", "params": {"grace_period": 50}}),
+        friedman,
     ),
     Family(
         "pa_regressor",
