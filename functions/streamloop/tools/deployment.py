@@ -123,6 +123,19 @@ STATUS_COLUMNS = (
 )
 
 
+def all_running(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> bool:
+    """Whether every function has instances and every one of them runs.
+
+    >>> all_running([("f", {"numInstances": 1, "numRunning": 1})])
+    True
+    >>> all_running([("f", {"numInstances": 0, "numRunning": 0})])  # just created: not scheduled yet
+    False
+    """
+    return all(
+        s and s.get("numInstances", 0) > 0 and s.get("numRunning") == s["numInstances"] for _, s in statuses
+    )
+
+
 def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table:
     """One row per instance of every function (``None``: not deployed)."""
     table = Table(*STATUS_COLUMNS, box=None, pad_edge=False, header_style="bold")

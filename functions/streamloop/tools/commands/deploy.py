@@ -94,11 +94,12 @@ def _configs(config_dir: str) -> list[Any]:
 
 def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -> list[tuple[str, Any]]:
     """Poll every function's status until all instances run or ``timeout`` passes; return the last."""
+    from streamloop.tools.deployment import all_running
+
     deadline = time.monotonic() + timeout
     while True:
         statuses = [(name, admin.function_status(namespace, name)) for name in names]
-        done = all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses)
-        if done or time.monotonic() >= deadline:
+        if all_running(statuses) or time.monotonic() >= deadline:
             return statuses
         time.sleep(1.0)
 
@@ -108,6 +109,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import (
         RETAINED,
         TOPICS,
+        all_running,
         code_package,
         describe_keys,
         in_namespace,
@@ -149,7 +151,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         return 0
     statuses = wait_running(admin, args.namespace, [f.name for f in files], args.wait)
     show(status_table(statuses))
-    running = all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses)
+    running = all_running(statuses)
     if not running:
         print(f"deploy: not every instance runs after {args.wait:.0f} s", flush=True)
     return 0 if running else 1

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from streamloop.tools.admin import Admin, AdminError
-    from streamloop.tools.deployment import status_table
+    from streamloop.tools.deployment import all_running, status_table
     from streamloop.tools.terminal import show
     from streamloop.worker.config import FunctionFile
 
@@ -44,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
                 raise
             statuses.append((name, None))
     show(status_table(statuses))
-    return 0 if all(s and s.get("numRunning") == s.get("numInstances") for _, s in statuses) else 1
+    return 0 if all_running(statuses) else 1
