@@ -167,20 +167,20 @@ def learn(model: Any, examples: list[tuple[dict[str, float], Any]]) -> None:
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@PROPERTY
-@given(model=pipelines(CLASSIFIERS), seed=st.integers(0, 2**16), n=st.integers(1, 120))
-def test_classifiers_match_river(model, seed, n):
-    learn(model, stream(seed, n, "classification"))
-    names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
-    check_classifier(model, names, rows(seed + 1, names))
+@pytest.mark.parametrize(
+    ("models", "task", "check"),
+    [(CLASSIFIERS, "classification", check_classifier), (REGRESSORS, "regression", check_regressor)],
+    ids=["classifiers", "regressors"],
+)
+def test_exported_models_match_river(models, task, check):
+    @PROPERTY
+    @given(model=pipelines(models), seed=st.integers(0, 2**16), n=st.integers(1, 120))
+    def matches(model, seed, n):
+        learn(model, stream(seed, n, task))
+        names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
+        check(model, names, rows(seed + 1, names))
 
-
-@PROPERTY
-@given(model=pipelines(REGRESSORS), seed=st.integers(0, 2**16), n=st.integers(1, 120))
-def test_regressors_match_river(model, seed, n):
-    learn(model, stream(seed, n, "regression"))
-    names = [*random.Random(seed).sample(FEATURES, len(FEATURES)), UNSEEN]
-    check_regressor(model, names, rows(seed + 1, names))
+    matches()
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))

@@ -5,6 +5,8 @@ embedded harness, each event scored by the last published ONNX, labels late) aga
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from river import datasets, metrics
@@ -13,26 +15,30 @@ from served_loop import served_and_river
 DELAY = 100
 
 
-def agrawal(n: int, seed: int = 1) -> list[tuple[dict, bool]]:
+def drifting(make: Callable[[int, int], Any], n: int, seed: int) -> Iterator[tuple[dict, Any]]:
+    """``make(variant, seed)``'s first concept, drifting to its second half way through ``n`` examples."""
     stream = datasets.synth.ConceptDriftStream(
-        stream=datasets.synth.Agrawal(classification_function=0, seed=seed),
-        drift_stream=datasets.synth.Agrawal(classification_function=4, seed=seed + 1),
+        stream=make(0, seed),
+        drift_stream=make(1, seed + 1),
         position=n // 2,
         width=max(50, n // 40),  # river overflows for a narrow drift far from the start
         seed=seed + 2,
     )
-    return [({k: float(v) for k, v in x.items()}, bool(y)) for x, y in itertools.islice(stream, n)]
+    return itertools.islice(stream, n)
+
+
+def agrawal(n: int, seed: int = 1) -> list[tuple[dict, bool]]:
+    def make(variant: int, seed: int) -> Any:
+        return datasets.synth.Agrawal(classification_function=(0, 4)[variant], seed=seed)
+
+    return [({k: float(v) for k, v in x.items()}, bool(y)) for x, y in drifting(make, n, seed)]
 
 
 def sea(n: int, seed: int = 1) -> list[tuple[dict, bool]]:
-    stream = datasets.synth.ConceptDriftStream(
-        stream=datasets.synth.SEA(variant=0, seed=seed),
-        drift_stream=datasets.synth.SEA(variant=2, seed=seed + 1),
-        position=n // 2,
-        width=max(50, n // 40),  # river overflows for a narrow drift far from the start
-        seed=seed + 2,
-    )
-    return [({f"x{k}": float(v) for k, v in x.items()}, bool(y)) for x, y in itertools.islice(stream, n)]
+    def make(variant: int, seed: int) -> Any:
+        return datasets.synth.SEA(variant=(0, 2)[variant], seed=seed)
+
+    return [({f"x{k}": float(v) for k, v in x.items()}, bool(y)) for x, y in drifting(make, n, seed)]
 
 
 def friedman(n: int, seed: int = 1) -> list[tuple[dict, float]]:

@@ -253,6 +253,15 @@ def running_cluster() -> Pulsar:
     return Pulsar()
 
 
+FUNCTIONS = ("features", "scorer", "joiner", "learner")
+TOPICS = ("events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters")
+
+
+def delete_topics(p: Pulsar) -> None:
+    """Remove the loop's topics (and their subscriptions) so each phase starts from nothing."""
+    p.rest.delete_topics("public/default", list(TOPICS), timeout=30)
+
+
 def code_only_zip() -> Path:
     """Build the code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
     subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from cluster import Pulsar, generated_key_dir, running_cluster  # noqa: F401 (a fixture)
+from cluster import FUNCTIONS, Pulsar, code_only_zip, delete_topics, generated_key_dir, running_cluster  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,21 @@ def deployed(pulsar: Pulsar) -> Iterator[list[str]]:
     yield names
     for name in names:
         pulsar.delete(name)
+
+
+@pytest.fixture(scope="module")
+def package() -> Path:
+    """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
+    return code_only_zip()
+
+
+@pytest.fixture
+def clean(pulsar: Pulsar) -> Iterator[Pulsar]:
+    """The loop's functions and topics in ``public/default`` removed before and after the test."""
+    for name in FUNCTIONS:
+        pulsar.delete(name)
+    delete_topics(pulsar)
+    yield pulsar
+    for name in FUNCTIONS:
+        pulsar.delete(name)
+    delete_topics(pulsar)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pulsar as pulsar_client
 import pytest
-from cluster import REPO, Pulsar, code_only_zip, wait_for
+from cluster import FUNCTIONS, REPO, Pulsar, delete_topics, wait_for
 
 from streamloop.runtime.runner import Runner
 from streamloop.tools.bootstrap import train_onnx
@@ -24,30 +24,6 @@ from streamloop.worker.config import topic
 pytestmark = pytest.mark.pulsar
 
 CONFIG_DIR = REPO / "pulsar-config"
-FUNCTIONS = ("features", "scorer", "joiner", "learner")
-TOPICS = ("events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters")
-
-
-@pytest.fixture(scope="module")
-def package() -> Path:
-    """The code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
-    return code_only_zip()
-
-
-def delete_topics(p: Pulsar) -> None:
-    """Remove the loop's topics (and their subscriptions) so each phase starts from nothing."""
-    p.rest.delete_topics("public/default", list(TOPICS), timeout=30)
-
-
-@pytest.fixture
-def clean(pulsar: Pulsar) -> Iterator[Pulsar]:
-    for name in FUNCTIONS:
-        pulsar.delete(name)
-    delete_topics(pulsar)
-    yield pulsar
-    for name in FUNCTIONS:
-        pulsar.delete(name)
-    delete_topics(pulsar)
 
 
 def deploy(p: Pulsar, package: Path, names: tuple[str, ...]) -> None:

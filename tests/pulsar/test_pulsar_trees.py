@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import onnx
 import pulsar as pulsar_client
 import pytest
-from cluster import REPO, Pulsar, code_only_zip, wait_for
-from test_pulsar_loop import FUNCTIONS, by_id, delete_topics, records
+from cluster import FUNCTIONS, REPO, Pulsar, wait_for
+from test_pulsar_loop import by_id, records
 from tree_streams import agrawal_events, friedman_events
 
 from streamloop.tools.demo import read_topic
@@ -19,22 +19,6 @@ from streamloop.tools.replay import replay
 from streamloop.worker.config import topic
 
 pytestmark = pytest.mark.pulsar
-
-
-@pytest.fixture(scope="module")
-def package() -> Path:
-    return code_only_zip()
-
-
-@pytest.fixture
-def clean(pulsar: Pulsar) -> Iterator[Pulsar]:
-    for name in FUNCTIONS:
-        pulsar.delete(name)
-    delete_topics(pulsar)
-    yield pulsar
-    for name in FUNCTIONS:
-        pulsar.delete(name)
-    delete_topics(pulsar)
 
 
 def is_tree_model(payload: bytes) -> bool:
