@@ -1,4 +1,6 @@
-"""Backfill on real Pulsar: a learner deployed after the fact learns the retained ``examples`` history first.
+"""Backfill on real Pulsar: a learner deployed after the fact learns the retained ``examples`` history first,
+read back from tiered storage: the history's ledgers are offloaded to the standalone's filesystem tier and
+their BookKeeper copies deleted before the learner starts (docs/history.md).
 
 The learner's YAML subscribes with ``subscriptionPosition: Earliest``, so a learner whose subscription is
 new (a new function, or one deleted with its subscription) starts at the oldest retained example, then
@@ -14,6 +16,7 @@ import math
 import orjson
 import pytest
 from checkpoints import learned, load_checkpoint, weights
+from cluster import bookkeeper_has_ledger, offload_everything
 from stage import CONFIG_DIR, Stage, wait_for
 
 from streamloop.runtime.testing import FunctionHarness
@@ -38,12 +41,19 @@ def send(stage: Stage, records: list[dict]) -> None:
     producer.flush()
 
 
-def test_a_new_learner_learns_the_retained_history_then_goes_on_live_learning_nothing_twice(
+def test_a_new_learner_learns_the_offloaded_history_then_goes_on_live_learning_nothing_twice(
     stage: Stage,
 ) -> None:
     history = [example(i) for i in range(HISTORY)]
     history_copies = history[::40]  # duplicate copies on the topic, as a crashed joiner leaves them
     send(stage, history + history_copies)
+    offloaded = offload_everything(stage.admin, stage.topic("examples"))
+    wait_for(
+        lambda: not any(bookkeeper_has_ledger(ledger) for ledger in offloaded),
+        180,
+        f"BookKeeper to delete the offloaded ledgers {offloaded}",
+        every=5,
+    )
 
     stage.deploy(["learner"], user_config={"learner": LEARNER})  # after the history was written
     wait_for(lambda: learned(stage) == HISTORY, 180, f"the {HISTORY} history examples to be learned")

@@ -266,3 +266,43 @@ def code_only_zip() -> Path:
     """Build the code-only zip ``make deploy`` uploads (the worker's python3 has the dependencies)."""
     subprocess.run([sys.executable, "packaging/build_zip.py", "--no-deps"], cwd=REPO, check=True, timeout=300)
     return REPO / "dist" / "streamloop-nodeps.zip"
+
+
+def offload_everything(admin: Admin, topic: str, timeout: float = 120.0) -> list[int]:
+    """Close ``topic``'s current ledger (an unload) and offload every closed ledger to the tier, as
+    ``pulsar-admin topics offload -s 0`` does; returns the offloaded ledger ids (``stats-internal``)."""
+    admin.unload(topic)
+    rolled = lambda: len(admin.internal_stats(topic).get("ledgers") or []) > 1  # noqa: E731
+    wait_for(rolled, 60, f"{topic} to roll its ledger")
+    admin.offload(topic)
+    status = wait_for(
+        lambda: (s := admin.offload_status(topic)).get("status") not in ("RUNNING", None) and s,
+        timeout,
+        f"the offload of {topic}",
+    )
+    assert status["status"] == "SUCCESS", f"{topic}: offload {status}"
+    ledgers = admin.internal_stats(topic)["ledgers"]
+    closed = [ledger for ledger in ledgers[:-1] if ledger.get("entries")]
+    assert closed and all(ledger["offloaded"] for ledger in closed), f"{topic}: not all offloaded: {ledgers}"
+    return [ledger["ledgerId"] for ledger in closed]
+
+
+def bookkeeper_has_ledger(ledger_id: int, zookeeper: str = "127.0.0.1:2181") -> bool:
+    """Whether BookKeeper still has ``ledger_id``: its znode, read with ``pulsar zookeeper-shell``."""
+    digits = f"{ledger_id:010d}"
+    znode = f"/ledgers/{digits[:2]}/{digits[2:6]}/L{digits[6:]}"
+    env = {**os.environ, "PULSAR_GC": "-XX:+UseSerialGC", "PULSAR_MEM": "-Xmx128m"}
+    env["PULSAR_EXTRA_OPTS"] = "-XX:TieredStopAtLevel=1"
+    done = subprocess.run(
+        [str(PULSAR_HOME / "bin" / "pulsar"), "zookeeper-shell", "-server", zookeeper, "stat", znode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    output = done.stdout + done.stderr
+    if "Node does not exist" in output:
+        return False
+    if "numChildren" in output:
+        return True
+    raise AssertionError(f"zookeeper-shell stat {znode}: {output[-500:]}")

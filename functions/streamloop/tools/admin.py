@@ -174,6 +174,38 @@ class Admin:
         body = json.dumps({"retentionTimeInMinutes": minutes, "retentionSizeInMB": megabytes}).encode()
         self.request("POST", f"/admin/v2/persistent/{namespace}/{name}/retention", body)
 
+    def set_offload_threshold(self, namespace: str, size_bytes: int) -> None:
+        """Offload a topic's closed ledgers once it keeps over ``size_bytes`` in BookKeeper (-1: never)."""
+        self.request("PUT", f"/admin/v2/namespaces/{namespace}/offloadThreshold", str(size_bytes).encode())
+
+    def grant_permission(self, namespace: str, role: str, actions: tuple[str, ...]) -> None:
+        """``namespaces grant-permission``: ``actions`` (produce, consume, functions, ...) for ``role``."""
+        path = f"/admin/v2/namespaces/{namespace}/permissions/{quote(role, safe='')}"
+        self.request("POST", path, json.dumps(list(actions)).encode())
+
+    def unload(self, topic: str) -> None:
+        """``topics unload``: close the topic's current ledger (it can then be offloaded) and reload it."""
+        self.request("PUT", f"{rest_path(topic)}/unload")
+
+    def offload(self, topic: str) -> dict[str, Any]:
+        """``topics offload -s 0``: move every closed ledger of ``topic`` to tiered storage (it runs behind).
+
+        Like pulsar-admin, it asks for everything before the first entry of the newest ledger.
+        """
+        ledgers = self.internal_stats(topic).get("ledgers") or []
+        if not ledgers:
+            raise AdminError(f"offload {topic}: the topic has no ledgers")
+        body = json.dumps({"ledgerId": ledgers[-1]["ledgerId"], "entryId": 0, "partitionIndex": -1}).encode()
+        return self.request("PUT", f"{rest_path(topic)}/offload", body) or {}
+
+    def offload_status(self, topic: str) -> dict[str, Any]:
+        """``topics offload-status``: ``{"status": "RUNNING" | "SUCCESS" | "ERROR" | "NOT_RUN", ...}``."""
+        return self.request("GET", f"{rest_path(topic)}/offload") or {}
+
+    def internal_stats(self, topic: str) -> dict[str, Any]:
+        """``topics stats-internal``: the managed ledger's ledgers (``offloaded`` each), cursors, ..."""
+        return self.request("GET", f"{rest_path(topic)}/internalStats") or {}
+
     def delete_topics(self, namespace: str, names: list[str], timeout: float | None = None) -> None:
         """Force-delete topics (missing ones are fine)."""
         for name in names:

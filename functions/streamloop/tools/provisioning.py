@@ -1,0 +1,85 @@
+"""The loop's namespace and topics, made ready for the functions: what ``streamloop provision`` does (and
+``streamloop deploy`` first, unless ``--no-provision``).
+
+- the namespace, and the loop's topics (:data:`TOPICS`; existing ones are kept);
+- ``models`` compacted: the scorers read the latest model per name;
+- the **history** (:data:`HISTORY`: ``events``, ``labels``, ``examples``) kept after it is acked, by
+  default forever: it is what ``streamloop rebuild`` recomputes features from and what a new learner
+  backfills from (docs/history.md). ``metrics`` is kept a week, for ``streamloop report``;
+- an offload threshold on the namespace: past it, a topic's closed ledgers move to the cluster's tiered
+  storage and are read back from there transparently. It is a namespace policy because a topic-level offload
+  policy must repeat the broker's whole offloader configuration (driver, URI, profile), and in 4.0.8 a
+  namespace *offload policy* without a driver (``set-offload-deletion-lag``) disables offloading for the
+  namespace; the threshold is a separate namespace field. Topics that are not retained (``features``,
+  ``predictions``) are deleted once consumed, so in practice only the retained ones are offloaded;
+- optionally, ``produce,consume,functions`` on the namespace for the role that deploys and runs the loop,
+  so that role needs no more (docs/security.md).
+
+On a secured cluster these are an administrator's calls (namespace and topic policies need a tenant admin);
+the loop's own role then deploys with ``streamloop deploy --no-provision``.
+
+>>> HISTORY
+('events', 'labels', 'examples')
+>>> policies = TopicPolicies()
+>>> policies.retention("events"), policies.retention("metrics"), policies.retention("models")
+((-1, -1), (10080, -1), None)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TOPICS = ["events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters"]
+HISTORY = ("events", "labels", "examples")
+"""The event log: retained (forever by default) and offloaded; every feature and model is rebuilt from it."""
+REPORTED = ("metrics",)
+"""Retained for a while: what ``streamloop report`` reads."""
+LOOP_ACTIONS = ("produce", "consume", "functions")
+"""The namespace permissions the loop's role needs: publish, subscribe, deploy and run functions."""
+
+
+@dataclass(frozen=True)
+class TopicPolicies:
+    """Retention and offload settings of the loop's topics (-1: unlimited)."""
+
+    history_retention_minutes: int = -1
+    history_retention_mb: int = -1
+    metrics_retention_minutes: int = 7 * 24 * 60
+    offload_threshold_mb: int = 1024
+    """Bytes a topic keeps in BookKeeper before its closed ledgers are offloaded (-1: never offload)."""
+
+    def retention(self, name: str) -> tuple[int, int] | None:
+        """``(minutes, megabytes)`` to keep ``name``'s acked messages, or ``None`` (deleted once acked)."""
+        if name in HISTORY:
+            return self.history_retention_minutes, self.history_retention_mb
+        if name in REPORTED:
+            return self.metrics_retention_minutes, -1
+        return None
+
+
+def provision(admin: Any, namespace: str, policies: TopicPolicies, grant: str | None = None) -> list[str]:
+    """Make ``namespace`` ready for the loop; one line per thing done, for the user."""
+    admin.ensure_namespace(namespace)
+    admin.create_topics(namespace, TOPICS)
+    lines = [f"namespace {namespace}: topics {', '.join(TOPICS)} (models compacted)"]
+    for name in TOPICS:
+        kept = policies.retention(name)
+        if kept is not None:
+            admin.set_retention(namespace, name, *kept)
+            lines.append(f"  {name}: acked messages kept {_limit(kept[0], 'min')}, {_limit(kept[1], 'MB')}")
+    threshold = policies.offload_threshold_mb
+    admin.set_offload_threshold(namespace, -1 if threshold < 0 else threshold * 1024 * 1024)
+    lines.append(
+        "  offload: never"
+        if threshold < 0
+        else f"  offload: a topic's closed ledgers past {threshold} MB go to tiered storage"
+    )
+    if grant:
+        admin.grant_permission(namespace, grant, LOOP_ACTIONS)
+        lines.append(f"  role {grant}: {', '.join(LOOP_ACTIONS)} on {namespace}")
+    return lines
+
+
+def _limit(value: int, unit: str) -> str:
+    return "without limit" if value < 0 else f"{value} {unit}"
