@@ -1,9 +1,11 @@
 # streamloop — the commands a user meets. `make demo` and `make test` are the two that matter.
-# Real Pulsar: `make pulsar-up` (Java 17+ and Maven; fetches Pulsar 4.0.8 into .cache/pulsar), `make pulsar-down`.
+# Real Pulsar: `make pulsar-up` (Java 17+ and Maven; fetches Pulsar 4.0.8 into .cache/pulsar), `make pulsar-down`;
+# `make pulsar-up SECURE=1` for the secured standalone (TLS, token authentication, authorization).
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+SECURE ?= 0
 # What `make deploy` uploads: code only, because the worker's python3 (this venv) already has every
 # dependency, so instances start in seconds. dist/streamloop.zip (all wheels in deps/) is for workers
 # that do not; it pip-installs ~90 MB of wheels at every instance start.
@@ -46,13 +48,13 @@ validate: venv
 	$(PY) -m streamloop validate pulsar-config
 
 pulsar-up: venv
-	packaging/pulsar.sh up
+	PULSAR_SECURE=$(SECURE) packaging/pulsar.sh up
 
 pulsar-down:
-	packaging/pulsar.sh down
+	PULSAR_SECURE=$(SECURE) packaging/pulsar.sh down
 
 pulsar-status:
-	packaging/pulsar.sh status
+	PULSAR_SECURE=$(SECURE) packaging/pulsar.sh status
 
 package: venv
 	$(PY) packaging/build_zip.py
