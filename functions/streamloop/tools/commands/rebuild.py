@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from streamloop.tools.commands import SERVICE_URL, add_command, add_namespace
@@ -69,26 +70,32 @@ def run(args: argparse.Namespace) -> int:
     client = connect(args.service_url)
     try:
         with bar as progress:
-            events = _counted(read_topic(client, topic("events", args.namespace)), progress, "events read")
-            labels = _counted(read_topic(client, topic("labels", args.namespace)), progress, "labels read")
-            featurized = _advance(progress, "events featurized")
-            result = rebuild(events, labels, config, args.label_field, on_featurized=featurized)
-        for skipped in [*result.malformed, *result.malformed_labels][:SHOWN_SKIPS]:
-            print(f"skipped message {skipped.message_id}: {skipped.reason}", file=sys.stderr)
+            counters = [
+                _advance(progress, what) for what in ("events read", "labels read", "events featurized")
+            ]
+            events = _counted(read_topic(client, topic("events", args.namespace)), counters[0])
+            labels = _counted(read_topic(client, topic("labels", args.namespace)), counters[1])
+            result = rebuild(events, labels, config, args.label_field, on_featurized=counters[2])
+        skipped = [*result.malformed, *result.malformed_labels]
+        for message_id, reason in skipped[:SHOWN_SKIPS]:
+            print(f"skipped message {message_id}: {reason}", file=sys.stderr)
+        if len(skipped) > SHOWN_SKIPS:
+            print(f"... and {len(skipped) - SHOWN_SKIPS} more skipped messages", file=sys.stderr)
         if args.out:
             write_jsonl(args.out, result.examples)
-            where = args.out
+            done = f"wrote {len(result.examples)} examples to {args.out}"
         else:
-            where = args.to_topic if "://" in args.to_topic else topic(args.to_topic, args.namespace)
-            publish_examples(client, where, result.examples)
+            name = args.to_topic if "://" in args.to_topic else topic(args.to_topic, args.namespace)
+            publish_examples(client, name, result.examples)
+            done = f"published {len(result.examples)} examples to {name}, keyed by event id"
     finally:
         client.close()
     print(result.summary())
-    print(f"wrote {len(result.examples)} examples with features {', '.join(result.feature_names)} to {where}")
+    print(f"{done}; features: {', '.join(result.feature_names)}")
     return 0
 
 
-def _advance(progress: Any, description: str) -> Any:
+def _advance(progress: Any, description: str) -> Callable[[int], None] | None:
     """A callback advancing a new task of ``progress`` by its argument (``None`` without a bar)."""
     if progress is None:
         return None
@@ -96,9 +103,8 @@ def _advance(progress: Any, description: str) -> Any:
     return lambda n: progress.advance(task, n)
 
 
-def _counted(messages: Any, progress: Any, description: str) -> Any:
-    """``messages``, advancing a progress task per message."""
-    advance = _advance(progress, description)
+def _counted(messages: Iterator[Any], advance: Callable[[int], None] | None) -> Iterator[Any]:
+    """``messages``, calling ``advance(1)`` for each."""
     for message in messages:
         if advance is not None:
             advance(1)
