@@ -1,8 +1,11 @@
-"""Training rows from a history file: ``(features, label)`` pairs in the scorer's feature space.
+"""Training rows from a history: ``(features, label)`` pairs in the scorer's feature space.
 
 A history is either examples as the joiner writes them (``{"x": {...}, "y": ...}``, e.g. a dump of the
-``examples`` topic), or raw events with their labels, which go through the same feature spec as the
-``features`` function (``pulsar-config/features.yaml``), window aggregates included, in file order.
+``examples`` topic), or raw events with their labels, which go through the same feature spec and the same
+:class:`~streamloop.worker.features.featurizer.Featurizer` as the ``features`` function
+(``pulsar-config/features.yaml``), window aggregates included, **point in time**: each event's windows
+hold only its key's events at or before its own time (:func:`point_in_time`). ``streamloop train`` on raw
+events and ``streamloop rebuild`` (:mod:`streamloop.tools.rebuild`) both compute features this way.
 
 >>> spec = {"features": [{"name": "amount", "kind": "numeric", "field": "amount"},
 ...                      {"name": "n_1h", "kind": "window", "agg": "count", "window": 3600}]}
@@ -17,16 +20,26 @@ A history is either examples as the joiner writes them (``{"x": {...}, "y": ...}
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from streamloop.worker.codec import BadMessage
 from streamloop.worker.config import FunctionFile, parse_user_config
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.featurizer import Featurizer
-from streamloop.worker.messages import entity_key, event_time
+from streamloop.worker.messages import parse_event
 
 Row = tuple[dict[str, float], Any]
+
+
+class Event(NamedTuple):
+    """One well-formed event: its raw fields, id, entity key and event time (epoch seconds)."""
+
+    record: dict[str, Any]
+    id: str
+    key: str
+    ts: float
 
 
 def load_features_config(path: str | Path) -> FeaturesConfig:
@@ -42,20 +55,57 @@ def example_rows(records: Sequence[dict[str, Any]]) -> list[Row]:
     ]
 
 
+def point_in_time(
+    events: Sequence[Event], featurizer: Featurizer
+) -> Iterator[tuple[int, dict[str, float] | BadMessage]]:
+    """``(index in events, features)`` of every event, each computed from only its key's events at or
+    before its own time; ``(index, BadMessage)`` for one the spec refuses (it changes no window).
+
+    The live function adds events in arrival order, so an event that arrives after a later-timestamped
+    one of its key sees that later one (a window holds ``(latest - period, latest]``). Here each key's
+    events go through one fresh window state in event-time order, ties in their order in ``events``.
+    Pairs come key by key. Time: O(n log n) for the sort, then what the live function costs per event;
+    memory: one index per event plus one key's window state at a time.
+
+    >>> config = FeaturesConfig.model_validate(
+    ...     {"features": [{"name": "n", "kind": "window", "agg": "count", "window": 3600}]})
+    >>> late = [Event({}, "e1", "u1", 0.0), Event({}, "e2", "u1", 120.0), Event({}, "e3", "u1", 60.0)]
+    >>> sorted(point_in_time(late, Featurizer(config.features)))  # e3 (60 s) does not see e2 (120 s)
+    [(0, {'n': 1.0}), (1, {'n': 3.0}), (2, {'n': 2.0})]
+    """
+    if not featurizer.stateful:
+        for index, event in enumerate(events):
+            yield index, _transform(featurizer, event, None)
+        return
+    by_key: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        by_key.setdefault(event.key, []).append(index)
+    for indices in by_key.values():
+        indices.sort(key=lambda i: events[i].ts)  # stable: ties keep arrival order
+        state = featurizer.new_state()
+        for index in indices:
+            yield index, _transform(featurizer, events[index], state)
+
+
+def _transform(featurizer: Featurizer, event: Event, state: Any) -> dict[str, float] | BadMessage:
+    try:
+        return featurizer.transform(event.record, event.ts, event.id, state)
+    except BadMessage as error:
+        return error
+
+
 def featurize(
     events: Sequence[dict[str, Any]], labels: Sequence[Any], config: FeaturesConfig
 ) -> tuple[list[Row], list[str]]:
-    """Rows of raw events (label ``None`` = skipped) through the feature spec, and the feature names."""
+    """Rows of raw events (label ``None`` = skipped) through the feature spec, point in time, and the
+    feature names; a malformed event raises :class:`BadMessage` naming it."""
     featurizer = Featurizer(config.features, config.window_max_events)
-    states: dict[str, Any] = {}
-    rows = []
-    for event, label in zip(events, labels, strict=True):
-        ts = event_time(event, config.time_field, 0)
-        state = None
-        if featurizer.stateful:
-            key = entity_key(event, config.key_field, "")
-            state = states.get(key) or states.setdefault(key, featurizer.new_state())
-        x = featurizer.transform(event, ts, str(event.get(config.id_field, "")), state)
-        if label is not None:
-            rows.append((x, label))
+    fields = (config.id_field, config.key_field, config.time_field)
+    parsed = [Event(*parse_event(event, fields, "", 0)) for event in events]
+    features: list[dict[str, float]] = [{}] * len(parsed)
+    for index, x in point_in_time(parsed, featurizer):
+        if isinstance(x, BadMessage):
+            raise BadMessage(f"event {parsed[index].id}: {x}")
+        features[index] = x
+    rows = [(x, label) for x, label in zip(features, labels, strict=True) if label is not None]
     return rows, featurizer.feature_names

@@ -20,7 +20,16 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
 UNLIMITED = 10_000  # columns
@@ -48,6 +57,18 @@ def progress_bar(unit: str = "events") -> Progress:
         unit,
         RateColumn(unit),
         TimeRemainingColumn(),
+        console=stderr,
+    )
+
+
+def progress_counts(unit: str = "messages") -> Progress:
+    """Counts with no known total on stderr, a line per task:
+    ``events read 12,000 2,480 messages/s 0:00:05``."""
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        TextColumn("{task.completed:,.0f}", markup=False),
+        RateColumn(unit),
+        TimeElapsedColumn(),
         console=stderr,
     )
 

@@ -137,8 +137,21 @@ def read_event(
     >>> read_event(b'{"id": "e1", "user": 4, "amount": 2}', ("id", "user", "ts"), "", 1_500)
     ({'id': 'e1', 'user': 4, 'amount': 2}, 'e1', '4', 1.5)
     """
+    return parse_event(decode_object(payload), fields, message_key, message_event_time_ms)
+
+
+def parse_event(
+    record: dict[str, Any],
+    fields: tuple[str, str, str],
+    message_key: str,
+    message_event_time_ms: int,
+) -> tuple[dict[str, Any], str, str, float]:
+    """:func:`read_event` of an event already decoded (a record of a history file).
+
+    >>> parse_event({"id": 3, "ts": 2.5}, ("id", "key", "ts"), "u1", 0)
+    ({'id': 3, 'ts': 2.5}, '3', 'u1', 2.5)
+    """
     id_field, key_field, time_field = fields
-    record = decode_object(payload)
     return (
         record,
         require_id(record, id_field),

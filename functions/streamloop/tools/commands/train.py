@@ -2,10 +2,12 @@
 publish it to the ``models`` topic (or write it to a file).
 
 The history is raw events with labels (``--labels`` or ``--label-field``), turned into features by the
-same spec as the ``features`` function (``--features-config``), or joined examples (``{"x", "y"}`` records,
-e.g. a dump of the ``examples`` topic). The model is ``StandardScaler | LogisticRegression`` (or
-``LinearRegression`` for ``--task regression``), checked with the scorer's own validation before it
-leaves this command, so the scorers serve it as soon as it lands on ``models``.
+same spec and code as the ``features`` function (``--features-config``), point in time (each event sees
+only its key's events at or before its own time), or joined examples (``{"x", "y"}`` records, e.g. a dump
+of the ``examples`` topic or a set written by ``streamloop rebuild``). The model is
+``StandardScaler | LogisticRegression`` (or ``LinearRegression`` for ``--task regression``), checked with
+the scorer's own validation before it leaves this command, so the scorers serve it as soon as it lands on
+``models``.
 
 Examples::
 
