@@ -15,6 +15,7 @@ Examples::
 
     streamloop deploy --admin-url http://127.0.0.1:8080
     streamloop deploy --namespace public/fraud --package dist/streamloop.zip --wait 300
+    streamloop deploy --client-conf conf/client.conf     # a secured cluster: URL, token and CAs from there
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streamloop.tools.admin import Admin, AdminError
-from streamloop.tools.commands import ADMIN_URL, add_command, add_namespace
+from streamloop.tools.admin import AdminError
+from streamloop.tools.commands import add_admin, add_command, add_namespace, admin_of
 
 UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
 an error), and with --topics the loop's topics too.
@@ -72,11 +73,11 @@ def register(sub: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
     add_namespace(parser)
     parser.add_argument(
         "--config-dir", default="pulsar-config", help="FunctionConfig YAMLs (default: pulsar-config)"
     )
+    add_admin(parser)
 
 
 def _configs(config_dir: str) -> list[Any]:
@@ -119,7 +120,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.terminal import show
 
     files = _configs(args.config_dir)
-    admin = Admin(args.admin_url)
+    admin = admin_of(args)
     admin.ensure_namespace(args.namespace)
     admin.create_topics(args.namespace, TOPICS)
     for name in RETAINED:
@@ -160,8 +161,8 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_undeploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import TOPICS
 
-    admin = Admin(args.admin_url)
     names = [f.name for f in _configs(args.config_dir)]
+    admin = admin_of(args)
     for name in names:
         gone = admin.delete_function(args.namespace, name)
         print(f"{'deleted' if gone else 'no function'} {args.namespace}/{name}")
