@@ -104,23 +104,20 @@ class Connection:
             raise ValueError(
                 "--token-file is the token plugin with its params: drop --auth-plugin/--auth-params"
             )
-        if args.token_file:
-            token_file = Path(args.token_file).expanduser().resolve()
-            explicit_auth = {"auth_plugin": TOKEN_PLUGIN, "auth_params": SecretStr(f"file://{token_file}")}
-        elif args.auth_plugin:  # plugin and params go together: none of client.conf's params
-            params = SecretStr(args.auth_params) if args.auth_params else None
-            explicit_auth = {"auth_plugin": args.auth_plugin, "auth_params": params}
-        else:
-            explicit_auth = {"auth_params": SecretStr(args.auth_params)} if args.auth_params else {}
         explicit = {
             "admin_url": getattr(args, "admin_url", None),
             "service_url": getattr(args, "service_url", None),
             "tls_trust_certs": args.tls_trust_certs,
             "tls_allow_insecure": args.tls_allow_insecure,
             "tls_hostname_verification": args.tls_hostname_verification,
-            **explicit_auth,
+            "auth_params": SecretStr(args.auth_params) if args.auth_params else None,
         }
         settings.update({key: value for key, value in explicit.items() if value is not None})
+        if args.token_file:
+            token_file = Path(args.token_file).expanduser().resolve()
+            settings.update(auth_plugin=TOKEN_PLUGIN, auth_params=SecretStr(f"file://{token_file}"))
+        elif args.auth_plugin:  # a plugin and its params go together: none of the client.conf's params
+            settings.update(auth_plugin=args.auth_plugin, auth_params=explicit["auth_params"])
         return cls(**settings, client_conf=str(conf_path) if conf_path else None)
 
     # -- the admin REST API ----------------------------------------------------------------------------
@@ -178,7 +175,8 @@ class Connection:
             finally:
                 client.close()
         except pulsar.PulsarException as error:
-            raise BrokerError(self.explain(error)) from None
+            timeout = options.get("operation_timeout_seconds", OPERATION_TIMEOUT_S)
+            raise BrokerError(self.explain(error, timeout)) from None
 
     def authentication(self) -> Any:
         """The ``pulsar.Authentication`` of the plugin, or ``None``."""
@@ -195,9 +193,9 @@ class Connection:
         params = self.auth_params.get_secret_value() if self.auth_params else ""
         return pulsar.Authentication(self.auth_plugin, params)
 
-    def explain(self, error: Exception) -> str:
+    def explain(self, error: Exception, timeout: float = OPERATION_TIMEOUT_S) -> str:
         """One line for a ``pulsar`` exception: what the broker at ``service_url`` refused, or why it did
-        not answer."""
+        not answer (within the client's operation ``timeout``)."""
         import pulsar
 
         url, tls = self.service_url, urlparse(self.service_url).scheme == "pulsar+ssl"
@@ -212,7 +210,7 @@ class Connection:
         if isinstance(error, pulsar.ConnectError):
             return f"cannot connect to {url} ({error}){hint}"
         if isinstance(error, pulsar.Timeout):
-            return f"no answer from {url} within {OPERATION_TIMEOUT_S} s ({error}){hint}"
+            return f"no answer from {url} within {timeout:g} s ({error}){hint}"
         return f"{url}: {error}"
 
     # -- the plugins' params ---------------------------------------------------------------------------

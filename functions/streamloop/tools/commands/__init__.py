@@ -12,7 +12,6 @@ import argparse
 import sys
 from typing import Any
 
-from streamloop.tools.admin import Admin
 from streamloop.tools.connection import ADMIN_URL, Connection, add_options
 
 
@@ -37,15 +36,12 @@ def add_admin(parser: argparse.ArgumentParser) -> None:
     add_options(parser)
 
 
-def admin_of(args: argparse.Namespace) -> Admin:
-    """The admin client of a command's options; on a secured cluster, says on stderr how it connects
-    (the auth plugin, the token file and the trusted CAs, never a secret)."""
-    connection = Connection.from_args(args)
-    admin = connection.admin()
+def say_how_connected(command: str, connection: Connection) -> None:
+    """After a command's admin calls worked: on a secured cluster, how it connected, on stderr (the auth
+    plugin, the token file and the trusted CAs, never a secret). A failure stays one line."""
     summary = connection.summary(connection.admin_url)
     if summary:
-        print(f"streamloop {args.command}: connecting to {summary}", file=sys.stderr)
-    return admin
+        print(f"streamloop {command}: connected to {summary}", file=sys.stderr)
 
 
 def add_namespace(parser: argparse.ArgumentParser) -> None:

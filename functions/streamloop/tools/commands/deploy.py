@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from streamloop.tools.admin import AdminError
-from streamloop.tools.commands import add_admin, add_command, add_namespace, admin_of
+from streamloop.tools.commands import add_admin, add_command, add_namespace, say_how_connected
+from streamloop.tools.connection import Connection
 
 UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
 an error), and with --topics the loop's topics too.
@@ -120,7 +121,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.terminal import show
 
     files = _configs(args.config_dir)
-    admin = admin_of(args)
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     admin.ensure_namespace(args.namespace)
     admin.create_topics(args.namespace, TOPICS)
     for name in RETAINED:
@@ -148,6 +150,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                 f"{'updated' if args.update else 'created'} {args.namespace}/{config['name']} "
                 f"from {file.path}"
             )
+    say_how_connected(args.command, connection)
     if args.wait <= 0:
         return 0
     statuses = wait_running(admin, args.namespace, [f.name for f in files], args.wait)
@@ -162,11 +165,13 @@ def run_undeploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import TOPICS
 
     names = [f.name for f in _configs(args.config_dir)]
-    admin = admin_of(args)
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     for name in names:
         gone = admin.delete_function(args.namespace, name)
         print(f"{'deleted' if gone else 'no function'} {args.namespace}/{name}")
     if args.topics:
         admin.delete_topics(args.namespace, TOPICS)
         print(f"deleted topics {', '.join(TOPICS)} of {args.namespace}")
+    say_how_connected(args.command, connection)
     return 0

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streamloop.tools.commands import add_admin, add_command, add_namespace, admin_of
+from streamloop.tools.commands import add_admin, add_command, add_namespace, say_how_connected
+from streamloop.tools.connection import Connection
 
 
 def register(sub: Any) -> None:
@@ -36,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from streamloop.tools.terminal import show
     from streamloop.worker.config import FunctionFile
 
-    admin = admin_of(args)
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     statuses: list[tuple[str, Any]] = []
     for path in sorted(Path(args.config_dir).glob("*.yaml")):
         name = FunctionFile.load(path).name
@@ -47,4 +49,5 @@ def run(args: argparse.Namespace) -> int:
                 raise
             statuses.append((name, None))
     show(status_table(statuses))
+    say_how_connected(args.command, connection)
     return 0 if all_running(statuses) else 1
