@@ -80,9 +80,12 @@ def test_what_java_stores_reads_back(pairs: dict[str, str]):
     assert properties.parse(text) == pairs
 
 
-def test_a_malformed_unicode_escape_is_an_error():
-    with pytest.raises(ValueError, match=r"\\uXXXX"):
-        properties.parse("key=\\u00zz\n")
+def test_a_malformed_unicode_escape_names_the_key_not_the_value(tmp_path: Path):
+    conf = tmp_path / "client.conf"
+    conf.write_text("authParams=token:s3cr\\u00zzet\n")
+    with pytest.raises(ValueError) as failed:
+        properties.load(conf)
+    assert str(failed.value) == f"{conf}: authParams: malformed \\uXXXX escape"
 
 
 # -- precedence ----------------------------------------------------------------------------------------

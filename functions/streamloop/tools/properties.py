@@ -24,17 +24,25 @@ _NATURAL_LINE = re.compile(r"\r\n|\r|\n")
 
 
 def parse(text: str) -> dict[str, str]:
-    """The key → value pairs of a ``.properties`` text."""
+    """The key → value pairs of a ``.properties`` text; a malformed escape is a ``ValueError`` naming the
+    key (never the value: it may be a secret)."""
     pairs: dict[str, str] = {}
     for line in _logical_lines(text):
         key, value = _split(line)
-        pairs[_unescape(key)] = _unescape(value)
+        try:
+            pairs[_unescape(key)] = _unescape(value)
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from None
     return pairs
 
 
 def load(path: str | Path) -> dict[str, str]:
     """The pairs of a ``.properties`` file (UTF-8, which is ASCII for every Pulsar key)."""
-    return parse(Path(path).read_text(encoding="utf-8"))
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -80,7 +88,7 @@ def _unescape(raw: str) -> str:
         if escaped == "u":
             digits = raw[index + 2 : index + 6]
             if not re.fullmatch(r"[0-9a-fA-F]{4}", digits):
-                raise ValueError(f"malformed \\uXXXX escape: \\u{digits}")
+                raise ValueError("malformed \\uXXXX escape")
             out.append(chr(int(digits, 16)))
             index += 6
         else:

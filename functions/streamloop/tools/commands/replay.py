@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streamloop.tools.commands import add_command, add_namespace
@@ -87,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from streamloop.runtime.runner import Runner
 
     runner = Runner.from_directory(args.config_dir)
-    runner.start()
-    # embedded: the YAMLs' topics
+    runner.start()  # on the embedded transport, the YAMLs' topics (public/default)
     _send(args, runner.client, events, labels, "public/default", "the embedded runner", runner.pump)
     return _write_embedded_outputs(runner, args.out)
 
@@ -100,7 +100,7 @@ def _send(
     labels: list[dict[str, Any] | None],
     namespace: str,
     target: str,
-    pump: Any = None,
+    pump: Callable[[], Any] | None = None,
 ) -> None:
     """Replay the events and labels through ``client`` (``pump`` the embedded runner after each send)."""
     from streamloop.tools.replay import replay
