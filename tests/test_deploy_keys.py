@@ -13,7 +13,7 @@ from loops import replay_through
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.runtime.runner import Runner
 from streamloop.tools import cli
-from streamloop.tools.commands import deploy
+from streamloop.tools.connection import Connection
 from streamloop.tools.demo import drifting_stream
 from streamloop.tools.deployment import main as fill_main
 
@@ -99,7 +99,7 @@ def deployed_key(capsys, key_dir: Path, *options: str) -> tuple[str, str]:
 
 
 def test_streamloop_deploy_generates_the_key_then_reuses_it(monkeypatch, capsys, tmp_path: Path) -> None:
-    monkeypatch.setattr(deploy, "Admin", RecordingAdmin)
+    monkeypatch.setattr(Connection, "admin", lambda self: RecordingAdmin(self.admin_url))
     package = tmp_path / "code.zip"
     package.write_bytes(b"")
     key_file = tmp_path / "keys" / "public" / "default" / SECRET

@@ -5,6 +5,12 @@ tools stay installable next to the worker's dependencies. Every call is bounded 
 or the call's own), and every failure is an :class:`AdminError` naming the method, the path, the HTTP
 status (``status``, ``None`` when the cluster cannot be reached) and Pulsar's reason.
 
+On a secured cluster (see :mod:`streamloop.tools.connection`, which builds this client from the options):
+``token`` gives the ``Authorization: Bearer`` token, asked for at each call (a token file is read again,
+so a rotated token is picked up), and ``ssl_context`` the trusted CAs, hostname verification and client
+certificate of ``https`` URLs. A refused authentication (401), a missing permission (403) and an
+untrusted certificate each get their own message; the token never appears in one.
+
 A function is created like ``pulsar-admin functions create --function-config-file f.yaml --py pkg.zip``
 does it: ``POST /admin/v3/functions/{tenant}/{namespace}/{name}`` with a multipart body holding the
 FunctionConfig as JSON (``functionConfig``) and the package (``data``).
@@ -20,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -69,6 +76,8 @@ class Admin:
 
     url: str = "http://127.0.0.1:8080"
     timeout: float = 120.0
+    token: Callable[[], str] | None = field(default=None, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
 
     def request(
         self,
@@ -86,16 +95,22 @@ class Admin:
         request = urllib.request.Request(self.url.rstrip("/") + path, data=body, method=method)
         if body is not None:
             request.add_header("Content-Type", content_type)
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token()}")
         try:
             seconds = self.timeout if timeout is None else timeout
-            with urllib.request.urlopen(request, timeout=seconds) as answer:
+            with urllib.request.urlopen(request, timeout=seconds, context=self.ssl_context) as answer:
                 text = answer.read()
         except urllib.error.HTTPError as error:
             if error.code in ok:
                 return None
-            message = f"{method} {path}: HTTP {error.code}: {_reason(error.read())}"
-            raise AdminError(message, error.code) from None
+            raise AdminError(f"{method} {path}: {self._refusal(error)}", error.code) from None
         except urllib.error.URLError as error:
+            if isinstance(error.reason, ssl.SSLCertVerificationError):
+                raise AdminError(
+                    f"untrusted certificate at {self.url}: {error.reason.verify_message}; "
+                    "pass --tls-trust-certs (or tlsTrustCertsFilePath in client.conf)"
+                ) from None
             raise AdminError(f"{method} {path}: cannot reach {self.url} ({error.reason})") from None
         except OSError as error:  # a timeout or a reset connection while reading the answer
             raise AdminError(f"{method} {path}: no answer from {self.url} ({error})") from None
@@ -105,6 +120,15 @@ class Admin:
             return json.loads(text)
         except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
             return text.decode(errors="replace")
+
+    def _refusal(self, error: urllib.error.HTTPError) -> str:
+        """What an HTTP error answer says: the status and Pulsar's reason, or what a 401 means."""
+        if error.code == 401:
+            return f"HTTP 401: {self.url} refused authentication (wrong or expired token, or none given)"
+        reason = _reason(error.read())
+        if error.code == 403:
+            return f"HTTP 403: not authorized: {reason}"
+        return f"HTTP {error.code}: {reason}"
 
     def unavailable(self, timeout: float = 3.0) -> str | None:
         """Why no broker with a functions worker answers, or ``None``."""

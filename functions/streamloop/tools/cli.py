@@ -23,6 +23,7 @@ from pathlib import Path
 
 from streamloop.tools.admin import AdminError
 from streamloop.tools.commands import add_command
+from streamloop.tools.connection import SERVICE_URL, BrokerError, Connection, add_options
 from streamloop.worker.config import ConfigError, FunctionFile
 
 EXAMPLES = __doc__.split("Examples::", 1)[1]
@@ -60,19 +61,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import pulsar
-
     from streamloop.runtime.runner import Runner
 
-    client = pulsar.Client(args.service_url)
-    runner = Runner.from_directory(args.config_dir, client=client, state_dir=args.state_dir)
-    runner.start()
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"running {', '.join(runner.function_names)} against {args.service_url}; Ctrl-C stops")
-    runner.run(stop)
-    runner.stop()
+    connection = Connection.from_args(args)
+    with connection.connected() as client:
+        runner = Runner.from_directory(args.config_dir, client=client, state_dir=args.state_dir)
+        runner.start()
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"running {', '.join(runner.function_names)} against {connection.service_url}; Ctrl-C stops")
+        runner.run(stop)
+        runner.stop()
     return 0
 
 
@@ -103,6 +103,7 @@ Examples::
 
     streamloop run --service-url pulsar://127.0.0.1:6650
     streamloop run --service-url pulsar://127.0.0.1:6650 --state-dir .state
+    streamloop run --client-conf conf/client.conf     # a secured cluster: URL, token and CAs from there
 """
 DEMO = """Drifting stream through the loop against a static model and river's own evaluation (embedded
 runner); writes <out>/demo.json and <out>/demo.png.
@@ -129,8 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = add_command(sub, "run", "run the four functions in this process, on a broker", RUN)
     run.add_argument("--config-dir", default="pulsar-config")
-    run.add_argument("--service-url", required=True, help="the broker, e.g. pulsar://127.0.0.1:6650")
+    run.add_argument(
+        "--service-url",
+        help=f"the broker (default: brokerServiceUrl of the client.conf, else {SERVICE_URL})",
+    )
     run.add_argument("--state-dir", help="keep function state in this directory across runs")
+    add_options(run)
     run.set_defaults(handler=cmd_run)
 
     demo = add_command(sub, "demo", "drifting stream: the loop vs a static model", DEMO)
@@ -163,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         terminal.error(args.command, f"needs {error.name}: pip install 'streamloop[{extra}]'")
         return 1
-    except (AdminError, OSError, ValueError) as error:  # unreachable cluster, missing or malformed file
+    # unreachable or refusing cluster, missing or malformed file
+    except (AdminError, BrokerError, OSError, ValueError) as error:
         terminal.error(args.command, error)
         return 1
 

@@ -22,6 +22,7 @@ from streamloop.tools.bench.embedded import run_loop, topic_messages
 from streamloop.tools.bench.identity import run_identity
 from streamloop.tools.bench.pulsar_io import TopicMessages
 from streamloop.tools.bench.workload import LABEL_DELAY, Workload
+from streamloop.tools.connection import add_options
 
 QUICK = {"events": 2000, "rounds": 3, "family_examples": 1000, "family_rows": 500}
 FULL = {"events": 20000, "rounds": 5, "family_examples": 20000, "family_rows": 5000}
@@ -41,6 +42,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help="interleaved ceiling/loop rounds (default 3 quick, 5 full)"
     )
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("PULSAR_ADMIN_URL"),
+        help="the broker sections' admin REST API (default: $PULSAR_ADMIN_URL, the client.conf's "
+        "webServiceUrl, else http://127.0.0.1:8080)",
+    )
+    parser.add_argument(
+        "--service-url",
+        default=os.environ.get("PULSAR_SERVICE_URL"),
+        help="... and broker (default: $PULSAR_SERVICE_URL, the client.conf's brokerServiceUrl, "
+        "else pulsar://127.0.0.1:6650)",
+    )
+    add_options(parser)
     return parser.parse_args(argv)
 
 

@@ -1,4 +1,5 @@
-"""The real-Pulsar measurements of issue 5, against the standalone at ``PULSAR_ADMIN_URL``/``SERVICE_URL``.
+"""The real-Pulsar measurements of issue 5, against the standalone of ``--admin-url``/``--service-url``
+(``PULSAR_ADMIN_URL``/``PULSAR_SERVICE_URL``), with the bench's credential and TLS options.
 
 Everything runs in a namespace of its own (``public/bench-<id>``, deleted at the end), each measurement on
 topics and function names of its own. The inputs are the messages the embedded loop produces for the same
@@ -19,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import os
 import statistics
 import subprocess
 import sys
@@ -43,6 +43,7 @@ from streamloop.tools.bench.pulsar_io import (
     produce,
 )
 from streamloop.tools.bench.workload import LABEL_DELAY
+from streamloop.tools.connection import Connection
 from streamloop.tools.deployment import with_keys
 
 SKIPPED = "needs a broker (make pulsar-up)"
@@ -60,9 +61,7 @@ FUNCTIONS = ("features", "scorer", "joiner", "learner")
 SATURATE_TIMEOUT = 180.0
 FUNCTION_ROUNDS = 3  # identity/function pairs per function; the ratio reported is their median
 LOOP_RATE = 500
-SERVICE_URL = os.environ.get("PULSAR_SERVICE_URL", "pulsar://127.0.0.1:6650")
-# Only this admin URL is contacted; every call is bounded (30 s unless the call says otherwise).
-ADMIN = Admin(os.environ.get("PULSAR_ADMIN_URL", "http://127.0.0.1:8080").rstrip("/"), timeout=30.0)
+ADMIN_TIMEOUT = 30.0  # every admin call is bounded (30 s unless the call says otherwise)
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -78,10 +77,11 @@ def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dic
     """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs."""
     if options.quick:
         return skipped_all(QUICK)
-    reason = ADMIN.unavailable()
+    connection = Connection.from_args(options)
+    reason = connection.admin(ADMIN_TIMEOUT).unavailable()
     if reason:
         return skipped_all(f"{SKIPPED}: {reason}")
-    session = Session(Path(options.config_dir), prepare())
+    session = Session(connection, Path(options.config_dir), prepare())
     try:
         return session.run_all()
     finally:
@@ -91,18 +91,15 @@ def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dic
 class Session:
     """One namespace, one package, one client: runs the sections in order and cleans up."""
 
-    def __init__(self, config_dir: Path, streams: TopicMessages) -> None:
+    def __init__(self, connection: Connection, config_dir: Path, streams: TopicMessages) -> None:
+        self.admin = connection.admin(ADMIN_TIMEOUT)
         self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
         self.streams = streams
         self.configs = {name: yaml.safe_load((config_dir / f"{name}.yaml").read_text()) for name in FUNCTIONS}
         self.keys = KeyStore()
         self.package = build_package(Path(f"/tmp/streamloop-bench-{self.namespace}"))
-        ADMIN.ensure_namespace(f"public/{self.namespace}")
-        self.client = pulsar.Client(
-            SERVICE_URL,
-            operation_timeout_seconds=30,
-            logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn),
-        )
+        self.admin.ensure_namespace(f"public/{self.namespace}")
+        self.client = connection.pulsar_client(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
         self.created: list[tuple[str, str]] = []  # (tenant/namespace, name)
         self.startup: dict[str, dict[str, float]] = {}
         self.rates: dict[str, float] = {}
@@ -111,9 +108,9 @@ class Session:
     def close(self) -> None:
         for function in self.created:
             with contextlib.suppress(AdminError):
-                ADMIN.delete_function(*function, timeout=60)
+                self.admin.delete_function(*function, timeout=60)
         self.client.close()
-        failed = ADMIN.delete_namespace(f"public/{self.namespace}", within=60, timeout=60)
+        failed = self.admin.delete_namespace(f"public/{self.namespace}", within=60, timeout=60)
         if failed:
             progress(f"could not delete public/{self.namespace}: {failed}")
 
@@ -224,7 +221,7 @@ class Session:
             rate=LOOP_RATE,
             label_delay=LABEL_DELAY,
             rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
-            drain=lambda timeout: drain(configs.values(), timeout),
+            drain=lambda timeout: drain(self.admin, configs.values(), timeout),
             cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()]),
         )
 
@@ -277,7 +274,7 @@ class Session:
     def create(self, config: dict[str, Any]) -> float:
         """Create the function; returns the time just before the call (``time.monotonic``)."""
         started = time.monotonic()
-        ADMIN.create_function(config, self.package, timeout=120)
+        self.admin.create_function(config, self.package, timeout=120)
         self.created.append(function_path(config))
         return started
 
@@ -294,9 +291,9 @@ class Session:
             produce(self.client, self.topic(prefix, name), messages)
         function = function_path(config)
         started = self.create(config)
-        series = _poll_processed(function, count, started + SATURATE_TIMEOUT)
+        series = _poll_processed(self.admin, function, count, started + SATURATE_TIMEOUT)
         with contextlib.suppress(AdminError):
-            ADMIN.delete_function(*function, timeout=60)
+            self.admin.delete_function(*function, timeout=60)
         self.created.remove(function)
         first = next((t for t, n in series if n >= 1), None)
         if startup_name is not None and first is not None:
@@ -342,12 +339,14 @@ def function_path(config: dict[str, Any]) -> tuple[str, str]:
     return f"{config['tenant']}/{config['namespace']}", config["name"]
 
 
-def _poll_processed(function: tuple[str, str], count: int, deadline: float) -> list[tuple[float, int]]:
+def _poll_processed(
+    admin: Admin, function: tuple[str, str], count: int, deadline: float
+) -> list[tuple[float, int]]:
     """``(time, processedSuccessfullyTotal)`` every 0.1 s until ``count`` or ``deadline``."""
     series: list[tuple[float, int]] = []
     while time.monotonic() < deadline:
         try:
-            stats = ADMIN.function_stats(*function, timeout=10)
+            stats = admin.function_stats(*function, timeout=10)
             series.append((time.monotonic(), int(stats.get("processedSuccessfullyTotal") or 0)))
         except AdminError:
             pass  # not scheduled yet
@@ -377,7 +376,7 @@ def _crossing(series: Sequence[tuple[float, int]], level: float) -> float | None
     return None
 
 
-def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
+def drain(admin: Admin, configs: Iterable[dict[str, Any]], timeout: float) -> bool:
     """Wait until each function has processed every message published to its inputs (``False``: timed out).
 
     Between the loop's phases, so a phase's latencies are not those of the previous phase's backlog.
@@ -385,7 +384,7 @@ def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if all(_processed(c) >= _published(c) for c in configs):
+            if all(_processed(admin, c) >= _published(admin, c) for c in configs):
                 return True
         except AdminError:
             pass
@@ -393,13 +392,13 @@ def drain(configs: Iterable[dict[str, Any]], timeout: float) -> bool:
     return False
 
 
-def _processed(config: dict[str, Any]) -> int:
-    stats = ADMIN.function_stats(*function_path(config), timeout=10)
+def _processed(admin: Admin, config: dict[str, Any]) -> int:
+    stats = admin.function_stats(*function_path(config), timeout=10)
     return int(stats.get("processedSuccessfullyTotal") or 0)
 
 
-def _published(config: dict[str, Any]) -> int:
-    return sum(int(ADMIN.topic_stats(t, timeout=10).get("msgInCounter") or 0) for t in config["inputs"])
+def _published(admin: Admin, config: dict[str, Any]) -> int:
+    return sum(int(admin.topic_stats(t, timeout=10).get("msgInCounter") or 0) for t in config["inputs"])
 
 
 def _missing(name: str) -> dict[str, Any]:

@@ -1,17 +1,18 @@
 """The ``streamloop`` subcommands, one module each: ``register(subparsers)`` adds its parser.
 
 Every subcommand follows one style, like ``pulsar-admin``: ``streamloop <command> [options]``, long options
-with dashes, ``--service-url``/``--admin-url``/``--namespace`` for a cluster, and ``--help`` ending in real
-examples (the handler module's docstring is the description).
+with dashes, ``--service-url``/``--admin-url``/``--namespace`` for a cluster, with the credential and TLS
+options of :func:`streamloop.tools.connection.add_options`, and ``--help`` ending in real examples (the
+handler module's docstring is the description).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-SERVICE_URL = "pulsar://127.0.0.1:6650"
-ADMIN_URL = "http://127.0.0.1:8080"
+from streamloop.tools.connection import ADMIN_URL, Connection, add_options
 
 
 def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.ArgumentParser:
@@ -24,6 +25,23 @@ def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.Argumen
         epilog=("examples:" + examples.rstrip() + "\n") if examples else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_admin(parser: argparse.ArgumentParser) -> None:
+    """``--admin-url`` and the credential and TLS options of the commands that use the admin REST API."""
+    parser.add_argument(
+        "--admin-url",
+        help=f"the admin REST API (default: webServiceUrl of the client.conf, else {ADMIN_URL})",
+    )
+    add_options(parser)
+
+
+def say_how_connected(command: str, connection: Connection) -> None:
+    """After a command's admin calls worked: on a secured cluster, how it connected, on stderr (the auth
+    plugin, the token file and the trusted CAs, never a secret). A failure stays one line."""
+    summary = connection.summary(connection.admin_url)
+    if summary:
+        print(f"streamloop {command}: connected to {summary}", file=sys.stderr)
 
 
 def add_namespace(parser: argparse.ArgumentParser) -> None:

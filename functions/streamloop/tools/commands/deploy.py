@@ -15,6 +15,7 @@ Examples::
 
     streamloop deploy --admin-url http://127.0.0.1:8080
     streamloop deploy --namespace public/fraud --package dist/streamloop.zip --wait 300
+    streamloop deploy --client-conf conf/client.conf     # a secured cluster: URL, token and CAs from there
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streamloop.tools.admin import Admin, AdminError
-from streamloop.tools.commands import ADMIN_URL, add_command, add_namespace
+from streamloop.tools.admin import AdminError
+from streamloop.tools.commands import add_admin, add_command, add_namespace, say_how_connected
+from streamloop.tools.connection import Connection
 
 UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
 an error), and with --topics the loop's topics too.
@@ -72,11 +74,11 @@ def register(sub: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
     add_namespace(parser)
     parser.add_argument(
         "--config-dir", default="pulsar-config", help="FunctionConfig YAMLs (default: pulsar-config)"
     )
+    add_admin(parser)
 
 
 def _configs(config_dir: str) -> list[Any]:
@@ -119,7 +121,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.terminal import show
 
     files = _configs(args.config_dir)
-    admin = Admin(args.admin_url)
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     admin.ensure_namespace(args.namespace)
     admin.create_topics(args.namespace, TOPICS)
     for name in RETAINED:
@@ -147,6 +150,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                 f"{'updated' if args.update else 'created'} {args.namespace}/{config['name']} "
                 f"from {file.path}"
             )
+    say_how_connected(args.command, connection)
     if args.wait <= 0:
         return 0
     statuses = wait_running(admin, args.namespace, [f.name for f in files], args.wait)
@@ -160,12 +164,14 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_undeploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import TOPICS
 
-    admin = Admin(args.admin_url)
     names = [f.name for f in _configs(args.config_dir)]
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     for name in names:
         gone = admin.delete_function(args.namespace, name)
         print(f"{'deleted' if gone else 'no function'} {args.namespace}/{name}")
     if args.topics:
         admin.delete_topics(args.namespace, TOPICS)
         print(f"deleted topics {', '.join(TOPICS)} of {args.namespace}")
+    say_how_connected(args.command, connection)
     return 0

@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from streamloop.tools.commands import add_command, add_namespace
+from streamloop.tools.connection import Connection, add_options
 from streamloop.tools.records import read_records, write_jsonl
 
 
@@ -33,11 +35,15 @@ def register(sub: Any) -> None:
     labels.add_argument("--label-field", help="take each event's label from this field of the events file")
     parser.add_argument("--label-delay", type=int, default=0, help="send each label N events after its event")
     parser.add_argument("--rate", type=float, help="at most this many events per second (default: no limit)")
-    parser.add_argument("--service-url", help="a broker, e.g. pulsar://127.0.0.1:6650 (default: embedded)")
+    parser.add_argument(
+        "--service-url",
+        help="a broker, e.g. pulsar://127.0.0.1:6650 or pulsar+ssl://host:6651 (default: embedded)",
+    )
     add_namespace(parser)
     parser.add_argument("--config-dir", default="pulsar-config", help="the embedded runner's YAML files")
     parser.add_argument("--out", default="out/run", help="where the embedded runner writes its outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -66,37 +72,48 @@ def pair_labels(
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamloop.tools.replay import replay
-    from streamloop.tools.runlog import topic
-    from streamloop.tools.terminal import progress_bar
-
     events = read_records(args.events)
     labels, orphans = pair_labels(
         events, read_records(args.labels) if args.labels else None, args.label_field
     )
     labels += orphans  # labels of unknown events go last: the joiner counts them as expired
-    runner = client = None
-    namespace = args.namespace if args.service_url else "public/default"  # embedded: the YAMLs' topics
     if args.service_url:
         import pulsar
 
-        client = pulsar.Client(args.service_url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
-        target = f"{args.service_url} ({args.namespace})"
-    else:
-        from streamloop.runtime.runner import Runner
+        connection = Connection.from_args(args)
+        with connection.connected(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)) as client:
+            target = f"{connection.service_url} ({args.namespace})"
+            _send(args, client, events, labels, args.namespace, target)
+        return 0
+    from streamloop.runtime.runner import Runner
 
-        runner = Runner.from_directory(args.config_dir)
-        runner.start()
-        client = runner.client
-        target = "the embedded runner"
+    runner = Runner.from_directory(args.config_dir)
+    runner.start()  # on the embedded transport, the YAMLs' topics (public/default)
+    _send(args, runner.client, events, labels, "public/default", "the embedded runner", runner.pump)
+    return _write_embedded_outputs(runner, args.out)
+
+
+def _send(
+    args: argparse.Namespace,
+    client: Any,
+    events: list[dict[str, Any]],
+    labels: list[dict[str, Any] | None],
+    namespace: str,
+    target: str,
+    pump: Callable[[], Any] | None = None,
+) -> None:
+    """Replay the events and labels through ``client`` (``pump`` the embedded runner after each send)."""
+    from streamloop.tools.replay import replay
+    from streamloop.tools.runlog import topic
+    from streamloop.tools.terminal import progress_bar
 
     bar = contextlib.nullcontext(None) if args.quiet else progress_bar("events")
     with bar as progress:
         task = progress.add_task("replay", total=len(events)) if progress is not None else None
 
         def sent(kind: str, record: dict[str, Any]) -> None:
-            if runner is not None:
-                runner.pump()
+            if pump is not None:
+                pump()
             if progress is not None and kind == "e":
                 progress.advance(task)
 
@@ -116,10 +133,6 @@ def run(args: argparse.Namespace) -> int:
         f"replayed {counts['events']} events and {counts['labels']} labels to {target} in {seconds:.1f} s "
         f"({counts['events'] / max(seconds, 1e-9):,.0f} events/s)"
     )
-    if runner is None:
-        client.close()
-        return 0
-    return _write_embedded_outputs(runner, args.out)
 
 
 def _write_embedded_outputs(runner: Any, out: str) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from streamloop.tools.commands import add_command, add_namespace
+from streamloop.tools.connection import Connection, add_options
 
 
 def register(sub: Any) -> None:
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     add_namespace(parser)
     parser.add_argument("--out", default="out/report", help="output folder (default: out/report)")
     parser.add_argument("--title", default="streamloop", help="title of the picture and the page")
+    add_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -43,12 +45,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         import pulsar
 
-        client = pulsar.Client(args.service_url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
-        try:
+        connection = Connection.from_args(args)
+        with connection.connected(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)) as client:
             run_log = collect(client, args.namespace)
-        finally:
-            client.close()
-        source = f"{args.service_url} ({args.namespace})"
+        source = f"{connection.service_url} ({args.namespace})"
     summary = summarize(run_log)
     out = Path(args.out)
     png = draw(summary, out / "report.png", args.title)

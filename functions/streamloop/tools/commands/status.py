@@ -7,6 +7,9 @@ Examples::
 
     streamloop status
     streamloop status --namespace public/fraud --admin-url http://pulsar.example.com:8080
+    streamloop status --admin-url https://pulsar.example.com:8443 --token-file ~/.pulsar/token \\
+        --tls-trust-certs ca.pem
+    PULSAR_CLIENT_CONF=conf/client.conf streamloop status
 """
 
 from __future__ import annotations
@@ -14,26 +17,28 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from streamloop.tools.commands import ADMIN_URL, add_command, add_namespace
+from streamloop.tools.commands import add_admin, add_command, add_namespace, say_how_connected
+from streamloop.tools.connection import Connection
 
 
 def register(sub: Any) -> None:
     parser = add_command(sub, "status", "one table of every instance of the four functions", __doc__)
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"the admin REST API (default: {ADMIN_URL})")
     add_namespace(parser)
     parser.add_argument("--config-dir", default="pulsar-config", help="the function names come from here")
+    add_admin(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from streamloop.tools.admin import Admin, AdminError
+    from streamloop.tools.admin import AdminError
     from streamloop.tools.deployment import all_running, status_table
     from streamloop.tools.terminal import show
     from streamloop.worker.config import FunctionFile
 
-    admin = Admin(args.admin_url)
+    connection = Connection.from_args(args)
+    admin = connection.admin()
     statuses: list[tuple[str, Any]] = []
     for path in sorted(Path(args.config_dir).glob("*.yaml")):
         name = FunctionFile.load(path).name
@@ -44,4 +49,5 @@ def run(args: argparse.Namespace) -> int:
                 raise
             statuses.append((name, None))
     show(status_table(statuses))
+    say_how_connected(args.command, connection)
     return 0 if all_running(statuses) else 1

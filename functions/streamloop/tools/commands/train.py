@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from streamloop.tools.commands import add_command, add_namespace
+from streamloop.tools.connection import Connection, add_options
 
 
 def register(sub: Any) -> None:
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
     target.add_argument("--out", help="write the ONNX model to this file")
     target.add_argument("--service-url", help="publish to the models topic of this broker")
     add_namespace(parser)
+    add_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -92,12 +94,10 @@ def run(args: argparse.Namespace) -> int:
     from streamloop.tools.runlog import topic
 
     models = topic("models", args.namespace)
-    client = pulsar.Client(args.service_url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
-    try:
+    connection = Connection.from_args(args)
+    with connection.connected(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)) as client:
         producer = client.create_producer(models)
         properties = read_properties(payload)
         message_id = producer.send(payload, partition_key=args.model_name, properties=properties)
-    finally:
-        client.close()
     print(f"published model {model.label} ({len(payload)} bytes) to {models} as message {message_id}")
     return 0
