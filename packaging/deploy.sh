@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploy the four functions with the real pulsar-admin, from the pulsar-config/*.yaml files.
 #
-#   packaging/deploy.sh deploy     # create the topics (models compacted), then `functions create` each
+#   packaging/deploy.sh deploy     # `streamloop provision` (topics, retention, offload), then `functions create` each
 #                                  # (a `generate` secret gets the namespace's key, made on the first
 #                                  # deploy and reused: $STREAMLOOP_KEY_DIR or ~/.config/streamloop/keys)
 #   packaging/deploy.sh undeploy   # delete the functions, then the topics
@@ -24,13 +24,6 @@ PY="${PY:-$REPO/.venv/bin/python}"
 FUNCTIONS=(features scorer joiner learner)
 NAMESPACE_PATH="public/default"
 TOPICS=(events labels features predictions examples models metrics dead-letters)
-# The models topic keeps only the latest model per name once it holds more than this many bytes.
-COMPACTION_THRESHOLD_BYTES=$((8 * 1024 * 1024))
-# The examples topic keeps acked messages this long / this big, so a new learner can learn the history
-# first (docs/backfill.md). -1 is unlimited (pair it with tiered storage). A size limit must exceed the
-# broker's backlog quota (backlogQuotaDefaultLimitGB=10 by default) or the broker refuses it (HTTP 412).
-EXAMPLES_RETENTION_MINUTES="${EXAMPLES_RETENTION_MINUTES:-10080}"
-EXAMPLES_RETENTION_MB="${EXAMPLES_RETENTION_MB:--1}"
 
 admin() { # bin/pulsar-admin with a fast-starting JVM (C1 only, serial GC: ~4 s a call instead of ~17 s)
   PULSAR_EXTRA_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
@@ -48,18 +41,8 @@ cmd_deploy() {
     echo "deploy.sh: $DEPLOY_ZIP not found; run 'make package'" >&2
     exit 1
   }
-  for topic in "${TOPICS[@]}"; do
-    code="$(rest PUT "/admin/v2/persistent/$NAMESPACE_PATH/$topic")"
-    [[ $code == 204 || $code == 409 ]] || {
-      echo "deploy.sh: creating $topic: HTTP $code" >&2
-      exit 1
-    }
-  done
-  code="$(rest POST "/admin/v2/persistent/$NAMESPACE_PATH/models/compactionThreshold" "$COMPACTION_THRESHOLD_BYTES")"
-  [[ $code == 204 ]] || echo "deploy.sh: compaction threshold on models: HTTP $code (topic policies off?)" >&2
-  retention="{\"retentionTimeInMinutes\": $EXAMPLES_RETENTION_MINUTES, \"retentionSizeInMB\": $EXAMPLES_RETENTION_MB}"
-  code="$(rest POST "/admin/v2/persistent/$NAMESPACE_PATH/examples/retention" "$retention")"
-  [[ $code == 204 ]] || echo "deploy.sh: retention on examples: HTTP $code (topic policies off?)" >&2
+  # The namespace's topics and their policies, as `streamloop deploy` provisions them (docs/history.md).
+  "$PY" -m streamloop provision --admin-url "$PULSAR_ADMIN_URL" --namespace "$NAMESPACE_PATH"
   # Each YAML with its `generate` secrets filled goes to a private temporary file (never argv: a secret on
   # a command line is visible to every local user), removed on exit.
   filled="$(mktemp -d)"

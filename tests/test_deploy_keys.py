@@ -84,6 +84,9 @@ class RecordingAdmin:
     def set_retention(self, *args: Any) -> None:
         pass
 
+    def set_offload_threshold(self, *args: Any) -> None:
+        pass
+
     def create_function(self, config: dict[str, Any], package: Path, update: bool = False) -> None:
         self.created.append(config)
 

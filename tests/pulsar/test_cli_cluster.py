@@ -41,7 +41,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
             assert f"created {namespace}/{name}" in deployed.stdout
             assert re.search(rf"^{name}\s+0\s+yes\b", deployed.stdout, re.M), deployed.stdout
         retention = pulsar_get(f"/admin/v2/persistent/{namespace}/examples/retention")
-        assert retention == {"retentionTimeInMinutes": 10080, "retentionSizeInMB": -1}  # backfill needs it
+        assert retention == {"retentionTimeInMinutes": -1, "retentionSizeInMB": -1}  # the history: forever
 
         ok(streamloop("dataset", "--events", EVENTS, "--drift-at", 10_000, "--out", "data", cwd=tmp_path))
         trained = ok(

@@ -30,7 +30,7 @@ EXAMPLES = __doc__.split("Examples::", 1)[1]
 # Optional packages of some commands, by the pyproject extra that installs them.
 EXTRAS = {"sklearn": "train", "skl2onnx": "train", "matplotlib": "report"}
 # Subcommands that live in streamloop/tools/commands/, in the order --help lists them.
-COMMANDS = ("dataset", "replay", "train", "rebuild", "deploy", "status", "report")
+COMMANDS = ("dataset", "replay", "train", "rebuild", "provision", "deploy", "status", "report")
 
 
 def _config_files(paths: Sequence[str]) -> list[Path]:

@@ -39,9 +39,6 @@ import streamloop
 from streamloop.runtime.keys import KeyStore, StoredKey, default_key_dir, generated
 
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
-TOPICS = ["events", "labels", "features", "predictions", "examples", "models", "metrics", "dead-letters"]
-# Kept after they are acked: the learner's history (backfill) and what `streamloop report` reads.
-RETAINED = ("examples", "metrics")
 
 
 def _replace(value: Any, old: str, new: str) -> Any:

@@ -1,11 +1,11 @@
 """Create the four functions on a cluster through the admin REST API, from the unchanged FunctionConfig
 YAMLs of ``--config-dir`` (the same effect as ``pulsar-admin functions create --function-config-file``).
 
-Checks every file first (like ``streamloop validate``), creates the namespace and the loop's topics
-(``models`` compacted; ``examples`` and ``metrics`` retained, for a learner's backfill and for
-``streamloop report``), uploads the package (default: this installed code, for workers whose ``python3``
-has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every wheel), then waits
-until every instance runs and prints the status table (exit 1 if some instance does not run).
+Checks every file first (like ``streamloop validate``), provisions the namespace as ``streamloop
+provision`` does (the loop's topics, ``models`` compacted, the history retained and offloaded;
+``--no-provision`` when an administrator did it), uploads the package (default: this installed code, for
+workers whose ``python3`` has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every
+wheel), then waits until every instance runs and prints the status table (exit 1 if one does not run).
 
 A secret set to ``generate`` (the learner's ``checkpoint_hmac_key``) gets the namespace's random key:
 generated on the first deploy into ``--key-dir`` (``<dir>/<tenant>/<namespace>/<secret>``, mode 0600),
@@ -21,7 +21,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 from streamloop.tools.admin import AdminError
 from streamloop.tools.commands import add_admin, add_command, add_namespace, say_how_connected
+from streamloop.tools.commands.provision import add_policy_options, policies
 from streamloop.tools.connection import Connection
 
 UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
@@ -47,17 +47,12 @@ def register(sub: Any) -> None:
     deploy.add_argument("--package", help="the function package (default: this code, zipped)")
     deploy.add_argument("--update", action="store_true", help="update functions that already exist")
     deploy.add_argument(
-        "--retention-minutes",
-        type=int,
-        default=7 * 24 * 60,
-        help="keep acked examples and metrics this long (-1: forever; default: 7 days)",
+        "--no-provision",
+        dest="provision",
+        action="store_false",
+        help="the namespace and topics exist (an administrator ran `streamloop provision`)",
     )
-    deploy.add_argument(
-        "--retention-mb",
-        type=int,
-        default=-1,
-        help="... and up to this size per topic (default: -1, no limit)",
-    )
+    add_policy_options(deploy)
     deploy.add_argument(
         "--wait", type=float, default=180, help="seconds to wait for every instance (0: don't)"
     )
@@ -109,8 +104,6 @@ def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -
 def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.runtime.keys import KeyStore, default_key_dir
     from streamloop.tools.deployment import (
-        RETAINED,
-        TOPICS,
         all_running,
         code_package,
         describe_keys,
@@ -123,17 +116,9 @@ def run_deploy(args: argparse.Namespace) -> int:
     files = _configs(args.config_dir)
     connection = Connection.from_args(args)
     admin = connection.admin()
-    admin.ensure_namespace(args.namespace)
-    admin.create_topics(args.namespace, TOPICS)
-    for name in RETAINED:
-        try:
-            admin.set_retention(args.namespace, name, args.retention_minutes, args.retention_mb)
-        except AdminError as error:  # topic policies off on this cluster: the loop runs, without history
-            print(f"deploy: retention on {name}: {error}", file=sys.stderr)
-    print(
-        f"namespace {args.namespace}: topics {', '.join(TOPICS)} (models compacted; {', '.join(RETAINED)} "
-        f"retained {args.retention_minutes} min, {args.retention_mb} MB)"
-    )
+    if args.provision:
+        for line in _provision(admin, args):
+            print(line)
     keys = KeyStore(args.key_dir or default_key_dir())
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(args.package) if args.package else code_package(scratch)
@@ -161,8 +146,25 @@ def run_deploy(args: argparse.Namespace) -> int:
     return 0 if running else 1
 
 
+def _provision(admin: Any, args: argparse.Namespace) -> list[str]:
+    """``streamloop provision`` of the namespace; a refusal says who may do it."""
+    from streamloop.tools.provisioning import provision
+
+    try:
+        return provision(admin, args.namespace, policies(args))
+    except AdminError as error:
+        if error.status != 403:
+            raise
+        raise AdminError(
+            f"{error}; this role may not provision {args.namespace}: an administrator runs "
+            f"`streamloop provision --namespace {args.namespace} --grant <this role>`, then deploy with "
+            "--no-provision",
+            error.status,
+        ) from None
+
+
 def run_undeploy(args: argparse.Namespace) -> int:
-    from streamloop.tools.deployment import TOPICS
+    from streamloop.tools.provisioning import TOPICS
 
     names = [f.name for f in _configs(args.config_dir)]
     connection = Connection.from_args(args)

@@ -24,7 +24,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from streamloop.tools.commands import SERVICE_URL, add_command, add_namespace
+from streamloop.tools.commands import add_command, add_namespace
+from streamloop.tools.connection import SERVICE_URL, Connection, add_options
 
 SHOWN_SKIPS = 10  # malformed messages listed on stderr, the rest only counted
 
@@ -40,24 +41,21 @@ def register(sub: Any) -> None:
         "--to-topic", help="publish the examples to this topic (a name in --namespace, or a URL)"
     )
     parser.add_argument(
-        "--service-url", default=SERVICE_URL, help=f"the broker holding the history (default: {SERVICE_URL})"
+        "--service-url",
+        help=f"the broker with the history (default: the client.conf's brokerServiceUrl, else {SERVICE_URL})",
     )
     add_namespace(parser)
     parser.add_argument(
         "--label-field", default="label", help="the label records' value field (the joiner's label_field)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_options(parser)
     parser.set_defaults(handler=run)
 
 
-def connect(service_url: str) -> Any:
-    """The Pulsar client of this command (the one place it is built)."""
+def run(args: argparse.Namespace) -> int:
     import pulsar
 
-    return pulsar.Client(service_url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
-
-
-def run(args: argparse.Namespace) -> int:
     from streamloop.tools import terminal
     from streamloop.tools.history import load_features_config
     from streamloop.tools.rebuild import publish_examples, read_topic, rebuild
@@ -67,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_features_config(args.features_config)
     show = not args.quiet and terminal.stderr.is_terminal
     bar = terminal.progress_counts("messages") if show else contextlib.nullcontext(None)
-    client = connect(args.service_url)
-    try:
+    connection = Connection.from_args(args)
+    with connection.connected(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)) as client:
         with bar as progress:
             counters = [
                 _advance(progress, what) for what in ("events read", "labels read", "events featurized")
@@ -88,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
             name = args.to_topic if "://" in args.to_topic else topic(args.to_topic, args.namespace)
             publish_examples(client, name, result.examples)
             done = f"published {len(result.examples)} examples to {name}, keyed by event id"
-    finally:
-        client.close()
     print(result.summary())
     print(f"{done}; features: {', '.join(result.feature_names)}")
     return 0

@@ -1,0 +1,65 @@
+"""``streamloop provision`` (and ``deploy``'s provisioning): which admin calls it makes, and a refusal that
+says who may provision (no broker: the calls are recorded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamloop.tools import cli
+from streamloop.tools.admin import AdminError
+from streamloop.tools.connection import Connection
+from streamloop.tools.provisioning import HISTORY, LOOP_ACTIONS, TOPICS, TopicPolicies, provision
+
+
+class RecordingAdmin:
+    def __init__(self, refuse: int | None = None) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.refuse = refuse
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **_options: Any) -> None:
+            if self.refuse is not None:
+                raise AdminError(f"PUT /admin/v2/namespaces/x: HTTP {self.refuse}: Unauthorized", self.refuse)
+            self.calls.append((name, *args))
+
+        return call
+
+
+def test_the_history_is_kept_forever_and_offloaded_metrics_a_week_and_the_role_granted():
+    admin = RecordingAdmin()
+    lines = provision(admin, "public/fraud", TopicPolicies(offload_threshold_mb=256), grant="streamloop")
+    retained = {call[2]: call[3:] for call in admin.calls if call[0] == "set_retention"}
+    assert retained == {**{name: (-1, -1) for name in HISTORY}, "metrics": (10080, -1)}
+    assert ("create_topics", "public/fraud", TOPICS) in admin.calls
+    assert ("set_offload_threshold", "public/fraud", 256 * 1024 * 1024) in admin.calls
+    assert ("grant_permission", "public/fraud", "streamloop", LOOP_ACTIONS) in admin.calls
+    assert lines[-1] == "  role streamloop: produce, consume, functions on public/fraud"
+
+
+def test_never_offloading_is_minus_one_and_no_grant_grants_nothing():
+    admin = RecordingAdmin()
+    provision(admin, "public/fraud", TopicPolicies(offload_threshold_mb=-1))
+    assert ("set_offload_threshold", "public/fraud", -1) in admin.calls
+    assert not [call for call in admin.calls if call[0] == "grant_permission"]
+
+
+@pytest.mark.parametrize("options", [[], ["--no-provision"]], ids=["provisions", "no-provision"])
+def test_deploy_provisions_unless_told_not_to(monkeypatch, capsys, tmp_path, options):
+    admin = RecordingAdmin()
+    monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: admin)
+    code = cli.main(["deploy", "--wait", "0", "--key-dir", str(tmp_path), *options])
+    assert code == 0, capsys.readouterr()
+    provisioned = [call for call in admin.calls if call[0] in ("ensure_namespace", "create_topics")]
+    assert bool(provisioned) == (not options)
+    assert len([call for call in admin.calls if call[0] == "create_function"]) == 4
+
+
+def test_a_role_that_may_not_provision_is_told_who_may(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: RecordingAdmin(refuse=403))
+    code = cli.main(["deploy", "--wait", "0", "--key-dir", str(tmp_path), "--namespace", "public/fraud"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "HTTP 403" in err and "streamloop provision --namespace public/fraud --grant" in err
+    assert "--no-provision" in err
