@@ -8,7 +8,7 @@ from stage import TENANT, Stage
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
-from streamloop.worker.learner.signing import SECRET
+from streamloop.worker.secretkeys import CHECKPOINT_KEY as SECRET
 from streamloop.worker.learner.state import LearnerState
 
 CHECKPOINT_KEY = "learner-checkpoint"
