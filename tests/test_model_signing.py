@@ -224,3 +224,19 @@ def test_the_contract_suites_scorer_serves_its_signed_model():
     for item in case.good(3):
         send(h, item)
     assert {r["model"] for r in h.records(PREDICTIONS)} == {"default:1"}
+
+
+def test_a_learner_without_a_model_signing_key_refuses_to_start_naming_it():
+    h = FunctionHarness(
+        LearnerFunction,
+        # not exactly "generate": the harness leaves it unfilled, and the learner sees the placeholder
+        secrets={"checkpoint_hmac_key": "c" * 32, MODEL_SIGNING_KEY: "generate "},
+        inputs=[EXAMPLES],
+        output=MODELS,
+        name="learner",
+    )
+    example = {"id": "e1", "ts": 1, "x": {"a": 1.0}, "y": True, "y_pred": None, "proba": None, "model": None}
+    message = h.send(example)
+    assert message in h.unacked and not h.dead_letters and not h.messages(MODELS)
+    expected = f"secrets.{MODEL_SIGNING_KEY}: is the placeholder 'generate', not a key"
+    assert any(expected in line for line in h.logs), h.logs
