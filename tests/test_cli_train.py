@@ -5,7 +5,10 @@ from __future__ import annotations
 import orjson
 from cli_run import CONFIG_DIR, ok, streamloop
 
+from streamloop.runtime.keys import KeyStore
+from streamloop.worker.modelsigning import verify
 from streamloop.worker.scorer import OnnxModel
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 FEATURES_YAML = CONFIG_DIR / "features.yaml"
 
@@ -24,6 +27,8 @@ def test_train_on_raw_events_gives_the_loops_features(tmp_path):
             "boot-7",
             "--out",
             "out/model.onnx",
+            "--key-dir",
+            "keys",
             cwd=tmp_path,
         )
     )
@@ -31,7 +36,12 @@ def test_train_on_raw_events_gives_the_loops_features(tmp_path):
     accuracy = float(result.stdout.split("training accuracy ")[1].split()[0])
     assert accuracy > 0.8  # no drift in this history: the Sine concept is learnable
     assert "wrote model default:boot-7" in result.stdout
-    model = OnnxModel.load((tmp_path / "out/model.onnx").read_bytes(), "default", max_bytes=10**7)
+    payload = (tmp_path / "out/model.onnx").read_bytes()
+    model = OnnxModel.load(payload, "default", max_bytes=10**7)
+    # Signed with the namespace's model signing key, the one `streamloop deploy` gives its scorers.
+    key = KeyStore(tmp_path / "keys").key("public/default", MODEL_SIGNING_KEY)
+    assert not key.created and "signed with public/default's model_signing_key" in result.stdout
+    verify(key.value.encode(), "default", payload, (tmp_path / "out/model.onnx.sig").read_text().strip())
     assert model.label == "default:boot-7" and model.classes == (False, True)
 
     # The same events through the loop's features function give exactly the model's columns.
@@ -55,7 +65,9 @@ def test_train_on_joined_examples_and_csv(tmp_path):
         for i in range(400)
     ]
     (tmp_path / "examples.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in examples))
-    result = ok(streamloop("train", "examples.jsonl", "--out", "examples.onnx", cwd=tmp_path))
+    result = ok(
+        streamloop("train", "examples.jsonl", "--out", "examples.onnx", "--key-dir", "keys", cwd=tmp_path)
+    )
     assert "trained on 400 rows, 2 features (a, b), training accuracy 1.000" in result.stdout
     csv = ok(
         streamloop(
@@ -67,6 +79,8 @@ def test_train_on_joined_examples_and_csv(tmp_path):
             FEATURES_YAML,
             "--out",
             "csv.onnx",
+            "--key-dir",
+            "keys",
             cwd=tmp_path,
         )
     )

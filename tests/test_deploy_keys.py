@@ -116,7 +116,11 @@ def test_streamloop_deploy_generates_the_key_then_reuses_it(monkeypatch, capsys,
         capsys, tmp_path / "keys", "--package", str(package), "--namespace", "public/b"
     )
     assert elsewhere != first
-    assert [c.get("secrets") for c in RecordingAdmin.created if c["name"] != "learner"] == [None] * 3
+    secrets = {c["name"]: c.get("secrets") for c in RecordingAdmin.created}
+    assert secrets["features"] is None and secrets["joiner"] is None
+    # The scorers verify the models with the very key the learner of their namespace signs them with.
+    signing = secrets["learner"]["model_signing_key"]
+    assert secrets["scorer"] == {"model_signing_key": signing} and signing not in (first, elsewhere)
 
 
 def test_make_deploy_fills_the_same_key_into_a_private_copy(capsys, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from onnx_models import linear_classifier
 
+from streamloop.runtime.keys import KeyStore
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.testing import FunctionHarness, Output
 from streamloop.tools.bootstrap import train_onnx
@@ -23,6 +24,8 @@ from streamloop.tools.runlog import RunLog, collect
 from streamloop.worker.config import topic
 from streamloop.worker.messages import read_dead_letter
 from streamloop.worker.modelcontract import ModelMetadata, read_properties
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 CONFIG = Path(__file__).resolve().parents[1] / "pulsar-config"
 EVENTS, LABELS, FEATURES, PREDICTIONS, EXAMPLES, MODELS, METRICS = (
@@ -30,6 +33,20 @@ EVENTS, LABELS, FEATURES, PREDICTIONS, EXAMPLES, MODELS, METRICS = (
 )
 N = 400
 UNLABELLED = {f"e{i:07d}" for i in range(0, N - 100, 40)}  # their predictions expire in the joiner
+KEYS = KeyStore()  # one namespace's keys: the learner signs models with the key the scorers verify
+
+
+def function_of(name: str, **user_config: object) -> FunctionHarness:
+    """The function of ``pulsar-config/<name>.yaml`` with ``user_config`` overrides, keyed by :data:`KEYS`."""
+    return FunctionHarness.from_yaml(CONFIG / f"{name}.yaml", user_config=user_config, keys=KEYS)
+
+
+def signed(payload: bytes) -> Output:
+    """``payload`` as ``streamloop train`` publishes it: signed with the namespace's key."""
+    key = KEYS.key("public/default", MODEL_SIGNING_KEY).value.encode()
+    return Output(
+        payload, "default", {**read_properties(payload), SIGNATURE_PROPERTY: sign(key, "default", payload)}
+    )
 
 
 def hand_over(outputs: list[Output], consumer: FunctionHarness, input_topic: str) -> None:
@@ -56,21 +73,18 @@ class Loop:
             name: [Output(m.data(), m.partition_key(), m.properties()) for m in source.messages(name)]
             for name in (EVENTS, LABELS)
         }
-        self.features = FunctionHarness.from_yaml(CONFIG / "features.yaml")
+        self.features = function_of("features")
         hand_over(self.replayed[EVENTS], self.features, EVENTS)
-        self.scorer = FunctionHarness.from_yaml(CONFIG / "scorer.yaml")
+        self.scorer = function_of("scorer")
         hand_over(self.features.messages(FEATURES), self.scorer, FEATURES)
-        self.joiner = FunctionHarness.from_yaml(CONFIG / "joiner.yaml", user_config={"ttl_seconds": 60.0})
+        self.joiner = function_of("joiner", ttl_seconds=60.0)
         # in the order replay sent them: each label five events after its event
         predictions, labels = iter(self.scorer.messages(PREDICTIONS)), iter(self.replayed[LABELS])
         for kind in self.order:
             output, name = (next(predictions), PREDICTIONS) if kind == "e" else (next(labels), LABELS)
             hand_over([output], self.joiner, name)
         small = {"min_samples": 30, "every_n": 100, "window": 100}
-        self.learner = FunctionHarness.from_yaml(
-            CONFIG / "learner.yaml",
-            user_config={"promotion": small, "metrics_every": 50, "checkpoint_every": 20},
-        )
+        self.learner = function_of("learner", promotion=small, metrics_every=50, checkpoint_every=20)
         hand_over(self.joiner.messages(EXAMPLES), self.learner, EXAMPLES)
 
 
@@ -118,9 +132,10 @@ def test_the_learner_reads_the_examples(loop: Loop) -> None:
 def test_the_scorer_serves_the_models_the_learner_writes(loop: Loop) -> None:
     model = loop.learner.messages(MODELS)[-1]
     metadata = ModelMetadata.parse(model.properties)
-    assert model.properties == read_properties(model.payload)  # the properties repeat the metadata
+    unsigned = {k: v for k, v in model.properties.items() if k != SIGNATURE_PROPERTY}
+    assert unsigned == read_properties(model.payload)  # the properties repeat the metadata, and sign it
     assert model.key == "default" and metadata.feature_names == tuple(loop.features.records(FEATURES)[0]["x"])
-    scorer = FunctionHarness.from_yaml(CONFIG / "scorer.yaml")
+    scorer = function_of("scorer")
     publish_model(scorer, model)
     hand_over(loop.features.messages(FEATURES)[:3], scorer, FEATURES)
     predictions = scorer.records(PREDICTIONS)
@@ -134,16 +149,16 @@ def test_the_scorer_serves_the_models_streamloop_train_writes(loop: Loop) -> Non
     labels = {label["id"]: label["label"] for label in loop.labels if label is not None}
     rows = [(f["x"], labels[f["id"]]) for f in features if f["id"] in labels]
     payload = train_onnx(rows, version="boot-1", feature_names=list(features[0]["x"]))
-    scorer = FunctionHarness.from_yaml(CONFIG / "scorer.yaml")
-    publish_model(scorer, Output(payload, "default", read_properties(payload)))
+    scorer = function_of("scorer")
+    publish_model(scorer, signed(payload))
     hand_over(loop.features.messages(FEATURES)[:3], scorer, FEATURES)
     assert {p["model"] for p in scorer.records(PREDICTIONS)} == {"default:boot-1"}
 
 
 def test_the_report_reads_the_metric_records(loop: Loop, tmp_path: Path) -> None:
-    scorer = FunctionHarness.from_yaml(CONFIG / "scorer.yaml")
+    scorer = function_of("scorer")
     bad = linear_classifier(["x0"], [1.0], version="bad", input_width=3)
-    publish_model(scorer, Output(bad, "default", {}))
+    publish_model(scorer, signed(bad))
     hand_over(loop.features.messages(FEATURES)[:1], scorer, FEATURES)  # rejected: its input is too wide
     client = MemoryClient()
     producer = client.create_producer(METRICS)

@@ -7,7 +7,9 @@ from onnx_models import linear_classifier, sigmoid
 
 from streamloop.runtime.testing import FunctionHarness
 from streamloop.worker.config import topic
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.scorer import ScorerFunction
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 FEATURES, PREDICTIONS, MODELS, METRICS = (
     topic("features"),
@@ -32,9 +34,15 @@ def features(i: int, a: float = 1.0, b: float = 0.0) -> dict:
     return {"id": f"e{i}", "key": "user-1", "ts": 1000.0 + i, "x": {"a": a, "b": b}}
 
 
-def publish_model(harness: FunctionHarness, payload: bytes, name: str = "default") -> None:
-    """Publish a model; the scorer validates it when the next message arrives."""
-    harness.client.create_producer(MODELS).send(payload, partition_key=name)
+def publish_model(
+    harness: FunctionHarness, payload: bytes, name: str = "default", signature: str | None = None
+) -> None:
+    """Publish a model signed with the scorer's key (or with ``signature``; ``""``: unsigned); the scorer
+    verifies and validates it when the next message arrives."""
+    if signature is None:
+        signature = sign(harness.secret(MODEL_SIGNING_KEY).encode(), name, payload)
+    properties = {SIGNATURE_PROPERTY: signature} if signature else {}
+    harness.client.create_producer(MODELS).send(payload, partition_key=name, properties=properties)
     harness.client.run_callbacks()
 
 

@@ -8,7 +8,9 @@ from river import naive_bayes
 from streamloop.runtime.testing import FunctionHarness
 from streamloop.worker.config import topic
 from streamloop.worker.learner.export import model_to_onnx
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.scorer import ScorerFunction
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 FEATURES, PREDICTIONS, MODELS = topic("features"), topic("predictions"), topic("models")
 
@@ -16,7 +18,10 @@ FEATURES, PREDICTIONS, MODELS = topic("features"), topic("predictions"), topic("
 def serve(model, classes: list) -> FunctionHarness:
     scorer = FunctionHarness(ScorerFunction, inputs=[FEATURES], output=PREDICTIONS, name="scorer")
     blob = model_to_onnx(model, ["a", "b"], {"version": "4"}, classes=classes)
-    scorer.client.create_producer(MODELS).send(blob, partition_key="default")
+    signature = sign(scorer.secret(MODEL_SIGNING_KEY).encode(), "default", blob)
+    scorer.client.create_producer(MODELS).send(
+        blob, partition_key="default", properties={SIGNATURE_PROPERTY: signature}
+    )
     scorer.client.run_callbacks()
     return scorer
 

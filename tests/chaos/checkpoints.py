@@ -8,8 +8,8 @@ from stage import TENANT, Stage
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
-from streamloop.worker.learner.signing import SECRET
 from streamloop.worker.learner.state import LearnerState
+from streamloop.worker.secretkeys import CHECKPOINT_KEY as SECRET
 
 CHECKPOINT_KEY = "learner-checkpoint"
 

@@ -23,8 +23,11 @@ from books import Books, DeadLetter
 from cluster import REPO, TENANT, Pulsar, wait_for
 from corpus import Item
 
+from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.tools.admin import Admin
 from streamloop.tools.deployment import in_namespace
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 CONFIG_DIR = REPO / "pulsar-config"
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
@@ -151,6 +154,15 @@ class Stage:
             )
             self._producers[name] = producer
         return producer
+
+    def publish_model(self, payload: bytes, signed: bool = True, name: str = "default") -> None:
+        """Send a model to ``models``, signed (unless ``signed`` is false) with the namespace's
+        ``model_signing_key``: the key this stage's deploys gave the scorer."""
+        properties = {}
+        if signed:
+            key = KeyStore(default_key_dir()).key(f"{TENANT}/{self.namespace}", MODEL_SIGNING_KEY).value
+            properties[SIGNATURE_PROPERTY] = sign(key.encode(), name, payload)
+        self.producer("models").send(payload, partition_key=name, properties=properties)
 
     def send_items(self, items: Iterable[Item], pace: Callable[[int], None] | None = None) -> None:
         """Send corpus items to ``events``/``labels`` in order; ``pace(i)`` runs after the i-th send."""

@@ -29,9 +29,11 @@ def good(version: str) -> bytes:
 
 
 def bad_models() -> list[tuple[str, bytes, str]]:
-    """``(what, payload, reason prefix)`` for each kind of model the scorer must refuse."""
+    """``(what, payload, reason prefix)`` for each kind of model the scorer must refuse (all but the
+    unsigned one signed with the scorer's key)."""
     valid = good("bad")
     return [
+        ("unsigned", good("unsigned"), "signature: unsigned"),
         ("truncated", valid[: len(valid) // 2], "onnx:"),
         ("not ONNX", b"\x80\x04\x95 a pickle, not a model", "onnx:"),
         ("wrong input width", linear_classifier(NAMES, [1.0, 1.0], version="w", input_width=3), "input:"),
@@ -59,8 +61,8 @@ def rejections(stage: Stage) -> list[dict]:
 
 def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, report) -> None:
     started = time.monotonic()
-    models, feats = stage.producer("models"), stage.producer("features")
-    models.send(good("1"), partition_key="default")
+    feats = stage.producer("features")
+    stage.publish_model(good("1"))
     sent, expected_reasons = 0, []
     for i, (what, payload, reason) in enumerate([*bad_models(), ("good v2", good("2"), "")]):
         for key, record in features(sent, PER_PHASE):
@@ -73,7 +75,7 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
         )
         n = len(expected_reasons)  # the scorer validates a model when the next record arrives
         wait_for(lambda n=n: len(rejections(stage)) == n, 60, f"{n} rejections")
-        models.send(payload, partition_key="default")
+        stage.publish_model(payload, signed=what != "unsigned")
         if reason:
             expected_reasons.append((what, reason))
     v2_published_at = sent
@@ -82,8 +84,8 @@ def test_bad_models_are_rejected_and_the_good_one_keeps_serving(stage: Stage, re
     sent += PER_PHASE
     wait_for(lambda: len(distinct_ids(stage.payloads("predictions"))) == sent, 60, f"{sent} predictions")
     # The compacted topic's newest model is now a bad one; a scorer killed now must still serve v2.
-    what, payload, reason = bad_models()[0]
-    models.send(payload, partition_key="default")
+    what, payload, reason = bad_models()[1]  # truncated
+    stage.publish_model(payload)
     expected_reasons.append((what, reason))
     wait_for(lambda: stage.instance_pids("scorer"), 30, "the scorer's instance process")
     stage.wait_restarted("scorer", stage.kill("scorer"))

@@ -23,7 +23,7 @@ MODEL = linear_classifier(FEATURE_NAMES, [1.0, -1.0, 0.2, -0.2, 0.1, 0.01, 0.5],
 
 def score(stage: Stage, parallelism: int) -> tuple[dict[str, dict], Books]:
     """Deploy features and scorer with ``parallelism`` instances, send the events, read the predictions."""
-    stage.producer("models").send(MODEL, partition_key="default")
+    stage.publish_model(MODEL)
     parallel = {"parallelism": parallelism}
     stage.deploy(["features", "scorer"], function_config={"features": parallel, "scorer": parallel})
     corpus = build(n_good=N_EVENTS, bad=False)

@@ -81,8 +81,9 @@ def test_console_examples(page: Path, scratch: Path):
     for block in filter(runnable, blocks(page, "console")):
         for command, expected in commands(block):
             shell = re.sub(r"(^|&& |\| )streamloop ", rf"\1{streamloop} ", command)
+            env = {**_env(), "STREAMLOOP_KEY_DIR": str(scratch / "keys")}  # `train` signs: not in ~
             done = subprocess.run(
-                shell, shell=True, cwd=scratch, env=_env(), capture_output=True, text=True, timeout=600
+                shell, shell=True, cwd=scratch, env=env, capture_output=True, text=True, timeout=600
             )
             assert done.returncode == 0, f"{page.name}: $ {command}\n{done.stdout}\n{done.stderr}"
             for line in expected:

@@ -21,6 +21,8 @@ from streamloop.runtime.testing import FunctionHarness
 from streamloop.worker.config import FunctionFile, topic
 from streamloop.worker.learner import LearnerFunction
 from streamloop.worker.learner.models import pure_inference_mode
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 EXAMPLES, MODELS, METRICS = topic("examples"), topic("models"), topic("metrics")
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +185,9 @@ def test_published_models_are_what_river_learned():
     assert second.properties["version"] == "2"
     props = second.properties
     meta = {p.key: p.value for p in onnx.load_from_string(second.payload).metadata_props}
-    assert meta == props
+    signature = props.pop(SIGNATURE_PROPERTY)
+    assert meta == props  # the properties repeat the metadata, plus the signature
+    assert signature == sign(h.secret(MODEL_SIGNING_KEY).encode(), "default", second.payload)
     assert orjson.loads(props["feature_names"]) == ["a", "b", "c"] and props["task"] == "classification"
     assert orjson.loads(props["classes"]) == [False, True] and props["n_trained"] == "200"
     rng = np.random.default_rng(0)
@@ -285,7 +289,7 @@ def test_no_usable_key_stops_the_function_with_a_config_error(secrets, reason):
 def test_the_shipped_yaml_deployed_unchanged_refuses_its_placeholder(caplog):
     """What ``pulsar-admin functions create`` of ``pulsar-config/learner.yaml`` gives the learner."""
     definition = define(FunctionFile.load(ROOT / "pulsar-config" / "learner.yaml"))
-    assert definition.spec.secrets == {"checkpoint_hmac_key": "generate"}
+    assert definition.spec.secrets == {"checkpoint_hmac_key": "generate", "model_signing_key": "generate"}
     client = MemoryClient()
     instance = FunctionInstance(definition, 0, client, MemoryStateStore(), UserMetrics())
     message = client.create_producer(EXAMPLES).send(orjson.dumps(examples(1)[0]))

@@ -15,15 +15,24 @@ import pulsar as pulsar_client
 import pytest
 from cluster import FUNCTIONS, REPO, Pulsar, delete_topics, wait_for
 
+from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.runtime.runner import Runner
 from streamloop.tools.bootstrap import train_onnx
 from streamloop.tools.demo import drifting_stream, read_topic
 from streamloop.tools.replay import replay
 from streamloop.worker.config import topic
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 pytestmark = pytest.mark.pulsar
 
 CONFIG_DIR = REPO / "pulsar-config"
+
+
+def keys() -> KeyStore:
+    """The keys of this session's deploys (``$STREAMLOOP_KEY_DIR``): every transport signs and verifies
+    models with public/default's ``model_signing_key``."""
+    return KeyStore(default_key_dir())
 
 
 def deploy(p: Pulsar, package: Path, names: tuple[str, ...]) -> None:
@@ -91,7 +100,7 @@ def test_deployed_functions_close_the_loop(clean: Pulsar, package: Path) -> None
 @contextmanager
 def broker_mode(client: Any, files: list[Path]) -> Iterator[Runner]:
     """The local runner on a real broker, serving on its own thread until the block ends."""
-    runner = Runner.from_files(files, client=client)
+    runner = Runner.from_files(files, client=client, keys=keys())
     runner.start()
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
@@ -126,8 +135,10 @@ def fixed_model() -> bytes:
 
 
 def score_with(client: Any, model: bytes, drive: Any = None) -> dict[str, dict[str, Any]]:
-    """Publish ``model``, send the same events, and collect one prediction per event id."""
-    client.create_producer(topic("models")).send(model, partition_key="default")
+    """Publish ``model`` (signed), send the same events, and collect one prediction per event id."""
+    key = keys().key("public/default", MODEL_SIGNING_KEY).value.encode()
+    properties = {SIGNATURE_PROPERTY: sign(key, "default", model)}
+    client.create_producer(topic("models")).send(model, partition_key="default", properties=properties)
     events = [e for e, _ in drifting_stream(FIXED_EVENTS, 10_000, seed=21)]
     replay(client, events, [None] * len(events), on_sent=drive)
     return wait_for(
@@ -141,7 +152,7 @@ def test_same_predictions_embedded_in_broker_mode_and_deployed(clean: Pulsar, pa
     model = fixed_model()
     files = [CONFIG_DIR / f"{name}.yaml" for name in SCORING]
 
-    embedded_runner = Runner.from_files(files)
+    embedded_runner = Runner.from_files(files, keys=keys())
     embedded_runner.start()
     embedded = score_with(embedded_runner.client, model, drive=lambda *_: embedded_runner.pump())
     embedded_runner.stop()

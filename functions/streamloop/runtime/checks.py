@@ -66,7 +66,9 @@ def harness_for(function_class: type, case: CheckCase) -> FunctionHarness:
 
 def send(harness: FunctionHarness, item: CheckInput) -> Any:
     """Send one input and process it (and whatever it unblocks)."""
-    return harness.send(item.payload, topic=CheckCase.topic(item.topic), key=item.key)
+    return harness.send(
+        item.payload, topic=CheckCase.topic(item.topic), key=item.key, properties=item.properties
+    )
 
 
 def raised(log_lines: Sequence[str]) -> list[str]:

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from streamloop.runtime.definition import define
+from streamloop.runtime.keys import KeyStore
 from streamloop.runtime.memory import MemoryClient, MemoryProducer, MessageId
 from streamloop.runtime.runner import Runner
 from streamloop.worker.config import FunctionFile, topic
@@ -73,12 +74,14 @@ class FunctionHarness:
         name: str | None = None,
         parallelism: int = 1,
         partitions: Mapping[str, int] | None = None,
+        keys: KeyStore | None = None,
         **function_config: Any,
     ) -> None:
         """``partitions`` makes topics partitioned (name → count); ``function_config`` adds FunctionConfig
         keys (e.g. ``retainKeyOrdering=True``).
 
-        Without ``secrets``, every secret the class reads (``secrets``) gets a random key for this run.
+        Without ``secrets``, every secret the class reads (``secrets``) gets a random key for this run, or
+        its namespace's key in ``keys`` (harnesses sharing ``keys`` share keys, like one deploy's functions).
         """
         if secrets is None:
             secrets = dict.fromkeys(getattr(function_class, "secrets", ()), GENERATE)
@@ -96,7 +99,7 @@ class FunctionHarness:
             **function_config,
         }
         file = FunctionFile(Path(f"<{function_class.__name__}>"), config)
-        self._setup(define(file, function_class=function_class), partitions)
+        self._setup(define(file, function_class=function_class), partitions, keys)
 
     @classmethod
     def from_yaml(
@@ -104,19 +107,23 @@ class FunctionHarness:
         path: str | Path,
         user_config: Mapping[str, Any] | None = None,
         secrets: Mapping[str, Any] | None = None,
+        keys: KeyStore | None = None,
     ) -> FunctionHarness:
-        """The function of a FunctionConfig YAML, with ``user_config``/``secrets`` overriding the file's."""
+        """The function of a FunctionConfig YAML, with ``user_config``/``secrets`` overriding the file's
+        (its ``generate`` secrets get keys from ``keys``, default: this run's own)."""
         harness = cls.__new__(cls)
-        harness._setup(define(FunctionFile.load(path), user_config=user_config, secrets=secrets))
+        harness._setup(define(FunctionFile.load(path), user_config=user_config, secrets=secrets), keys=keys)
         return harness
 
-    def _setup(self, definition: Any, partitions: Mapping[str, int] | None = None) -> None:
+    def _setup(
+        self, definition: Any, partitions: Mapping[str, int] | None = None, keys: KeyStore | None = None
+    ) -> None:
         self.definition = definition
         self.name: str = definition.name
         self.client = MemoryClient()
         for name, count in (partitions or {}).items():
             self.client.create_partitioned_topic(name, count)
-        self.runner = Runner([definition], self.client, keep_metric_values=True)
+        self.runner = Runner([definition], self.client, keep_metric_values=True, keys=keys)
         self.runner.start()
         self.logs: list[str] = []
         self._producers: dict[str, MemoryProducer] = {}
@@ -209,6 +216,10 @@ class FunctionHarness:
     def metrics(self) -> dict[str, list[float]]:
         """Every value passed to ``record_metric``, by name."""
         return dict(self.runner.metrics[self.name].values)
+
+    def secret(self, name: str) -> Any:
+        """What the function's ``context.get_secret(name)`` returns (for ``generate``: the key it got)."""
+        return self.runner.definitions[self.name].spec.secrets[name]
 
     @property
     def functions(self) -> list[Any]:

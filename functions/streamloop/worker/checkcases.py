@@ -22,11 +22,13 @@ from streamloop.worker.config import topic
 
 
 class CheckInput(NamedTuple):
-    """One input message: the topic (short or fully qualified), the payload and the message key."""
+    """One input message: the topic (short or fully qualified), the payload, the message key and
+    properties."""
 
     topic: str
     payload: bytes
     key: str | None = None
+    properties: Mapping[str, str] | None = None
 
 
 Stream = Callable[[int], list[CheckInput]]
@@ -64,7 +66,9 @@ class CheckCase:
 
 
 # -- the four functions' cases ---------------------------------------------------------------------------
-CHECK_KEY = "streamloop-contract-suite-checkpoint-key-0123456789"  # a test key, only ever used by the suite
+# Test keys, only ever used by the suite.
+CHECK_KEY = "streamloop-contract-suite-checkpoint-key-0123456789"
+CHECK_SIGNING_KEY = "streamloop-contract-suite-model-signing-key-0123456789"
 
 
 def _json(record: dict[str, Any]) -> bytes:
@@ -126,6 +130,7 @@ def scorer_case() -> CheckCase:
     from river import linear_model, preprocessing
 
     from streamloop.worker.learner.export import model_to_onnx
+    from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 
     model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
     for i in range(50):
@@ -137,11 +142,13 @@ def scorer_case() -> CheckCase:
     def features(n: int) -> list[CheckInput]:
         return [CheckInput("features", _json(r), r["key"]) for r in map(_features_record, range(n))]
 
-    model_message = CheckInput("models", blob, "default")
+    signature = sign(CHECK_SIGNING_KEY.encode(), "default", blob)
+    model_message = CheckInput("models", blob, "default", {SIGNATURE_PROPERTY: signature})
     return CheckCase(
         inputs=("features",),
         good=features,
         bad=spoiled("features", {"id": "b", "key": "k", "ts": 1.0}, {"x": [1, 2]}, {"x": {"a": "high"}}),
+        secrets={"model_signing_key": CHECK_SIGNING_KEY},
         function_config={"output": topic("predictions")},
         prelude=(model_message,),
     )
@@ -209,7 +216,7 @@ def learner_case() -> CheckCase:
             "metrics_every": 20,
             "promotion": {"every_n": 25, "min_samples": 10, "window": 50},
         },
-        secrets={"checkpoint_hmac_key": CHECK_KEY},
+        secrets={"checkpoint_hmac_key": CHECK_KEY, "model_signing_key": CHECK_SIGNING_KEY},
         function_config={"output": topic("models"), "retainOrdering": True},
         snapshot=_learner_snapshot,
         footprint=lambda function: len(function.state.seen_ids),

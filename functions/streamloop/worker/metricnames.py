@@ -36,7 +36,9 @@ USER_METRICS: dict[str, UserMetric] = {
         ("features",), "events a hot key dropped at `window_max_events` (its oldest tenth)"
     ),
     "models_loaded": UserMetric(("scorer",), "1 per model version swapped in"),
-    "models_rejected": UserMetric(("scorer",), "1 per model refused by validation (reason on metrics)"),
+    "models_rejected": UserMetric(
+        ("scorer",), "1 per model refused: unsigned, wrongly signed or invalid (reason on metrics)"
+    ),
     "joined": UserMetric(("joiner",), "1 per prediction paired with its label"),
     "duplicates": UserMetric(("joiner", "learner"), "1 per redelivered or repeated id skipped"),
     "expired_predictions": UserMetric(("joiner",), "predictions whose label never came, per expiry batch"),

@@ -45,6 +45,8 @@ from streamloop.tools.bench.pulsar_io import (
 from streamloop.tools.bench.workload import LABEL_DELAY
 from streamloop.tools.connection import Connection
 from streamloop.tools.deployment import with_keys
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 SKIPPED = "needs a broker (make pulsar-up)"
 QUICK = "not run in --quick mode (needs a broker and minutes)"
@@ -230,10 +232,17 @@ class Session:
         s = self.streams
         return {
             "features": {"events": s["events"]},
-            "scorer": {"models": s["models"][-1:], "features": s["features"]},
+            "scorer": {"models": [self.signed(m) for m in s["models"][-1:]], "features": s["features"]},
             "joiner": {"predictions": s["predictions"], "labels": s["labels"]},
             "learner": {"examples": s["examples"]},
         }
+
+    def signed(self, model: Produced) -> Produced:
+        """A model message of the embedded run, signed again with this namespace's key (its scorers')."""
+        key, payload, properties = model
+        stored = self.keys.key(f"public/{self.namespace}", MODEL_SIGNING_KEY)
+        signature = sign(stored.value.encode(), key, payload)
+        return key, payload, {**properties, SIGNATURE_PROPERTY: signature}
 
     def identity_config(self, prefix: str, class_name: str, guarantees: str) -> dict[str, Any]:
         source = self.topic(prefix, "in")
@@ -269,7 +278,7 @@ class Session:
             runtime="PYTHON",
             py=str(self.package),
         )
-        return with_keys(config, self.keys)[0]  # the learner's checkpoint key: one per bench run
+        return with_keys(config, self.keys)[0]  # the namespace's keys: one set per bench run
 
     def create(self, config: dict[str, Any]) -> float:
         """Create the function; returns the time just before the call (``time.monotonic``)."""

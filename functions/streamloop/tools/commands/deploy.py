@@ -7,9 +7,10 @@ provision`` does (the loop's topics, ``models`` compacted, the history retained 
 workers whose ``python3`` has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every
 wheel), then waits until every instance runs and prints the status table (exit 1 if one does not run).
 
-A secret set to ``generate`` (the learner's ``checkpoint_hmac_key``) gets the namespace's random key:
-generated on the first deploy into ``--key-dir`` (``<dir>/<tenant>/<namespace>/<secret>``, mode 0600),
-reused by every later one, so the learner keeps verifying its checkpoints.
+A secret set to ``generate`` (the learner's ``checkpoint_hmac_key``; the ``model_signing_key`` of the
+learner and the scorer) gets the namespace's random key of that name: generated on the first deploy into
+``--key-dir`` (``<dir>/<tenant>/<namespace>/<secret>``, mode 0600), reused by every later one, so the
+learner keeps verifying its checkpoints and the scorers verify the learner's models.
 
 Examples::
 

@@ -9,6 +9,11 @@ of the ``examples`` topic or a set written by ``streamloop rebuild``). The model
 the scorer's own validation before it leaves this command, so the scorers serve it as soon as it lands on
 ``models``.
 
+The model is signed like the learner's, with the ``model_signing_key`` of ``--namespace`` from
+``--key-dir`` (the key ``streamloop deploy`` gave that namespace's scorers; generated there if there is
+none yet): published, the signature is the message's ``streamloop-signature`` property; with ``--out``,
+it is written beside the model as ``<out>.sig``, for whoever publishes the file (as that property).
+
 Examples::
 
     streamloop train data/events.jsonl --labels data/labels.jsonl --out out/model.onnx
@@ -46,6 +51,11 @@ def register(sub: Any) -> None:
     target.add_argument("--out", help="write the ONNX model to this file")
     target.add_argument("--service-url", help="publish to the models topic of this broker")
     add_namespace(parser)
+    parser.add_argument(
+        "--key-dir",
+        help="where the namespace's model_signing_key is kept, as for deploy "
+        "(default: $STREAMLOOP_KEY_DIR, else ~/.config/streamloop/keys)",
+    )
     add_options(parser)
     parser.set_defaults(handler=run)
 
@@ -65,11 +75,25 @@ def _rows(args: argparse.Namespace) -> tuple[list[Any], list[str] | None]:
     return featurize(records, values, load_features_config(args.features_config))
 
 
+def _signature(args: argparse.Namespace, payload: bytes) -> str:
+    """``payload`` signed with ``--namespace``'s model signing key, saying which key that is."""
+    from streamloop.runtime.keys import KeyStore, default_key_dir
+    from streamloop.worker.modelsigning import key_id, sign
+    from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
+
+    stored = KeyStore(args.key_dir or default_key_dir()).key(args.namespace, MODEL_SIGNING_KEY)
+    key = stored.value.encode()
+    origin = "generated" if stored.created else "reused"
+    print(f"signed with {args.namespace}'s {MODEL_SIGNING_KEY} (key {key_id(key)}, {origin}: {stored.path})")
+    return sign(key, args.model_name, payload)
+
+
 def run(args: argparse.Namespace) -> int:
     import onnxruntime  # noqa: F401  (fails early with a clear import error)
 
     from streamloop.tools.bootstrap import train_onnx
     from streamloop.worker.modelcontract import read_properties
+    from streamloop.worker.modelsigning import SIGNATURE_PROPERTY
     from streamloop.worker.scorer import OnnxModel
 
     rows, names = _rows(args)
@@ -83,11 +107,13 @@ def run(args: argparse.Namespace) -> int:
         f"trained on {len(rows)} rows, {len(model.feature_names)} features "
         f"({', '.join(model.feature_names)}){fit}"
     )
+    signature = _signature(args, payload)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(payload)
-        print(f"wrote model {model.label} ({len(payload)} bytes) to {out}")
+        out.with_name(out.name + ".sig").write_text(signature + "\n")
+        print(f"wrote model {model.label} ({len(payload)} bytes) to {out}, its signature to {out}.sig")
         return 0
     import pulsar
 
@@ -97,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     connection = Connection.from_args(args)
     with connection.connected(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)) as client:
         producer = client.create_producer(models)
-        properties = read_properties(payload)
+        properties = {**read_properties(payload), SIGNATURE_PROPERTY: signature}
         message_id = producer.send(payload, partition_key=args.model_name, properties=properties)
     print(f"published model {model.label} ({len(payload)} bytes) to {models} as message {message_id}")
     return 0

@@ -5,7 +5,6 @@
 | ``models`` | allow-listed river objects from config, the pipeline, pure inference |
 | ``export`` | river linear pipelines → ONNX |
 | ``checkpoint`` | HMAC-signed, chunked checkpoints in function state |
-| ``signing`` | the checkpoint key secret, refused unless it is a real key |
 | ``promotion`` | champion vs challenger, drift, schedule |
 | ``windows`` | per-version prequential metric windows |
 | ``settings`` | the ``userConfig`` schema |

@@ -6,7 +6,8 @@ the serving model's prediction carried by the example, feed the drift detector, 
 until a checkpoint that contains it is stored, so after a crash the learner resumes from its checkpoint
 and Pulsar redelivers exactly the examples it had not persisted: the model equals that of a run without
 the crash. Checkpoints go into the function's state (:mod:`~streamloop.worker.writebehind`), stored
-behind the processing thread while learning goes on.
+behind the processing thread while learning goes on. Every model it publishes is signed with the
+``model_signing_key`` secret (:mod:`~streamloop.worker.modelsigning`), which the scorers verify.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStor
 from streamloop.worker.learner.export import model_to_onnx
 from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
-from streamloop.worker.learner.signing import SECRET, signing_key
 from streamloop.worker.learner.state import LearnerState
 from streamloop.worker.messages import (
     checkpoint_event,
@@ -35,6 +35,8 @@ from streamloop.worker.messages import (
     window_event,
 )
 from streamloop.worker.modelcontract import read_properties
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
+from streamloop.worker.secretkeys import CHECKPOINT_KEY, MODEL_SIGNING_KEY, read_keys
 
 log = logging.getLogger("streamloop.worker.learner")
 
@@ -49,7 +51,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     Config: ClassVar[type[LearnerConfig]] = LearnerConfig
     role: ClassVar[str] = "learner"
     state_failure_metric: ClassVar[str | None] = "checkpoint_failures"
-    secrets: ClassVar[tuple[str, ...]] = (SECRET,)
+    secrets: ClassVar[tuple[str, ...]] = (CHECKPOINT_KEY, MODEL_SIGNING_KEY)
     check_case = staticmethod(learner_case)
 
     def __init__(self) -> None:
@@ -57,6 +59,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self.state: LearnerState | None = None
         self.store: CheckpointStore | None = None
         self.output_topic = ""
+        self._signing_key = b""
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self, context: Any) -> None:
@@ -66,22 +69,19 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             log.error("learner cannot start (the input stays unacked): %s", error)
             raise
         if self.state.published is not None:  # its publish may not have been confirmed before a crash
-            blob, properties = self.state.published
-            self.publish(self.output_topic, blob, key=self._config.model_name, properties=properties)
+            self._publish_model(*self.state.published)
 
     def _restore(self, context: Any) -> LearnerState:
         """The checkpointed state; a :class:`CheckpointError` stops the function (never start over)."""
         config = self._config
         source = f"function {context.get_function_name() or self.role}"
-        try:
-            key = signing_key(context.get_secret(SECRET))
-        except ValueError as error:
-            raise ConfigError([Problem(source, f"secrets.{SECRET}", str(error))]) from None
+        keys = read_keys(context, self.secrets, source)
+        self._signing_key = keys[MODEL_SIGNING_KEY]
         self.output_topic = context.get_output_topic() or ""
         if not self.output_topic:
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
-        self.store = CheckpointStore(self.function_state, config.checkpoint_key, key)
+        self.store = CheckpointStore(self.function_state, config.checkpoint_key, keys[CHECKPOINT_KEY])
         state = self.store.load()
         if state is None:
             return LearnerState.fresh(config)
@@ -206,7 +206,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
             self.metric_event(config.model_name, event, acks=(delivery,))
             return
         properties = read_properties(blob)
-        self.publish(self.output_topic, blob, key=config.model_name, properties=properties, acks=(delivery,))
+        self._publish_model(blob, properties, acks=(delivery,))
         scores = (
             {
                 f"champion_{metric}": policy.champion_metric.get(),
@@ -231,6 +231,14 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         policy.promoted(model_id)
         self.metric_event(config.model_name, event)
         self.record("promotions", 1)
+
+    def _publish_model(
+        self, blob: bytes, properties: dict[str, str], acks: tuple[Delivery, ...] = ()
+    ) -> None:
+        """Publish ``blob`` to the models topic, signed with the ``model_signing_key`` it has now."""
+        name = self._config.model_name
+        signed = {**properties, SIGNATURE_PROPERTY: sign(self._signing_key, name, blob)}
+        self.publish(self.output_topic, blob, key=name, properties=signed, acks=acks)
 
     def _report_drift(self, example_id: str, champion: str | None, reset: bool, delivery: Delivery) -> None:
         config, state = self._config, self.state

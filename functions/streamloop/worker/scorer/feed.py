@@ -1,4 +1,5 @@
-"""The scorer's model feed: every model message on the models topic, handed to a callback.
+"""The scorer's model feed: every model message on the models topic (key, value and properties), handed
+to a callback.
 
 It reads the compacted topic with a Reader: first up to the end (the latest message of each key, before
 the first event is scored), then one message per :meth:`ModelFeed.step`, run by the function's seam (a
@@ -16,7 +17,7 @@ the reader's own queue, which the IO thread fills, so it never needs the listene
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulsar
@@ -25,12 +26,13 @@ from streamloop.worker.seam import Finished, Seam
 
 log = logging.getLogger("streamloop.worker.scorer")
 
-OnModel = Callable[[str, bytes], None]
+OnModel = Callable[[str, bytes, Mapping[str, str]], None]
 CATCH_UP_MILLIS = 30_000
 
 
 class ModelFeed:
-    """Reads the models topic and calls ``on_model(key, payload)`` for each message: a background job."""
+    """Reads the models topic and calls ``on_model(key, payload, properties)`` for each message: a
+    background job."""
 
     name = "models feed"
 
@@ -40,12 +42,12 @@ class ModelFeed:
 
     def catch_up(self) -> None:
         """``on_model`` for the latest message of each key stored now."""
-        latest: dict[str, bytes] = {}
+        latest: dict[str, Any] = {}
         while self._reader.has_message_available():
             message = self._reader.read_next(timeout_millis=CATCH_UP_MILLIS)
-            latest[message.partition_key()] = message.data()
-        for key, payload in latest.items():
-            self._on_model(key, payload)
+            latest[message.partition_key()] = message
+        for key, message in latest.items():
+            self._on_model(key, message.data(), message.properties())
 
     def step(self, timeout: float) -> bool:
         """Hand over the next message, waiting up to ``timeout`` seconds for one."""
@@ -55,7 +57,7 @@ class ModelFeed:
             return False
         except pulsar.AlreadyClosed:  # the instance is shutting down
             raise Finished from None
-        self._on_model(message.partition_key(), message.data())
+        self._on_model(message.partition_key(), message.data(), message.properties())
         return True
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
 
+import orjson
 from pydantic import Field
 
 from streamloop.worker.checkcases import scorer_case
 from streamloop.worker.codec import encode
-from streamloop.worker.config import UserConfig, topic
+from streamloop.worker.config import ConfigError, UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.messages import prediction_record, read_features, rejection_event
 from streamloop.worker.modelcontract import ModelRejected
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, verify
 from streamloop.worker.scorer.feed import follow_models
 from streamloop.worker.scorer.model import OnnxModel
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY, read_keys
 from streamloop.worker.statestore import ChunkedState, StateError
 
 log = logging.getLogger("streamloop.worker.scorer")
@@ -33,6 +37,32 @@ class ScorerConfig(UserConfig):
     """If set, a model whose feature_names are not all in this list is rejected."""
 
 
+class SignedModel(NamedTuple):
+    """A model message's value and its signature (``None``: unsigned), not yet verified."""
+
+    payload: bytes
+    signature: str | None
+
+    def stored(self) -> str:
+        """The text kept in function state: ``{"onnx": <base64>, "signature": ...}``."""
+        onnx = base64.b64encode(self.payload).decode("ascii")
+        return orjson.dumps({"onnx": onnx, "signature": self.signature}).decode()
+
+    @classmethod
+    def from_stored(cls, text: str) -> SignedModel:
+        """The model :meth:`stored` wrote; ``ValueError`` for anything else (an older scorer's base64)."""
+        try:
+            record = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("onnx"), str):
+            raise ValueError("not a signed model (stored by an older scorer, without its signature)")
+        signature = record.get("signature")
+        return cls(
+            base64.b64decode(record["onnx"], validate=True), signature if isinstance(signature, str) else None
+        )
+
+
 class ScorerFunction(StreamFunction[ScorerConfig]):
     """Scores each features record with the serving ONNX model.
 
@@ -41,24 +71,33 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
     ``name:version`` of the model that made it. New models arrive from the compacted ``models`` topic
     (:mod:`~streamloop.worker.scorer.feed`). Its callback runs on another thread and only parks the bytes;
     the next ``process`` call validates them (:meth:`OnnxModel.load`) and swaps the model between two
-    messages, or reports the rejection on ``metrics`` while the old model serves on. (Loading an ONNX
+    messages, or reports the rejection on ``metrics`` while the old model serves on. The first check is the
+    model's signature (:mod:`~streamloop.worker.modelsigning`, with the ``model_signing_key`` secret):
+    an unsigned or wrongly signed model is rejected before it is parsed. (Loading an ONNX
     model, or publishing, inside a client callback held the client's only callback thread; on a real
     broker that stalled the scorer for good.)
 
     Each instance keeps the model it serves in function state (``serving/<model_name>/<instance id>``,
     written behind the processing thread) and starts from it after a restart: the compacted ``models``
     topic holds only the newest message per name, and when that one is bad a restarted scorer would
-    otherwise have nothing to serve.
+    otherwise have nothing to serve. The stored model keeps its signature and is verified again.
     """
 
     Config = ScorerConfig
     role = "scorer"
+    secrets: ClassVar[tuple[str, ...]] = (MODEL_SIGNING_KEY,)
     check_case = staticmethod(scorer_case)
 
     def setup(self, context: Any) -> None:
         self.model: OnnxModel | None = None
         self._last_x: dict[str, float] | None = None
-        self._arrived: bytes | None = None  # the newest model bytes, not yet validated
+        self._arrived: SignedModel | None = None  # the newest model message, not yet verified
+        source = f"function {context.get_function_name() or self.role}"
+        try:
+            self._signing_key = read_keys(context, self.secrets, source)[MODEL_SIGNING_KEY]
+        except ConfigError as error:
+            log.error("scorer cannot start (the input stays unacked): %s", error)
+            raise
         key = f"serving/{self.config.model_name}/{context.get_instance_id()}"
         self._serving = ChunkedState(self.function_state, key, name=f"scorer state {key!r}")
         self._restore_serving_model()
@@ -70,28 +109,30 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         )
 
     def _restore_serving_model(self) -> None:
-        """Serve the model this instance served before a restart, validated again."""
+        """Serve the model this instance served before a restart, verified and validated again."""
         try:
             text = self._serving.get()
-            data = base64.b64decode(text, validate=True) if text is not None else None
+            stored = SignedModel.from_stored(text) if text is not None else None
         except (StateError, binascii.Error, ValueError) as error:
             log.warning("ignoring the stored serving model: %s", error)
             return
-        if data is not None:
-            self._arrived = data
+        if stored is not None:
+            self._arrived = stored
             self._swap_in_arrived_model(store=False)
 
-    def _on_model(self, name: str, payload: Any) -> None:
-        """Model feed callback (another thread): keep the newest bytes for our model name, nothing else."""
+    def _on_model(self, name: str, payload: Any, properties: Mapping[str, str]) -> None:
+        """Model feed callback (another thread): keep the newest message for our model name, nothing else."""
         if name == self.config.model_name and payload:
-            self._arrived = bytes(payload)  # one reference assignment; a newer model replaces an older one
+            # one reference assignment; a newer model replaces an older one
+            self._arrived = SignedModel(bytes(payload), properties.get(SIGNATURE_PROPERTY))
 
     def _swap_in_arrived_model(self, store: bool = True) -> None:
-        data, self._arrived = self._arrived, None
-        if data is None:
+        arrived, self._arrived = self._arrived, None
+        if arrived is None:
             return
-        config = self.config
+        config, data = self.config, arrived.payload
         try:
+            verify(self._signing_key, config.model_name, data, arrived.signature)
             model = OnnxModel.load(
                 data,
                 config.model_name,
@@ -111,7 +152,7 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             log.info("serving model %s", model.label)
             self.record("models_loaded", 1)
             if store:  # written behind, like all function state: the swap never waits for the store
-                self._serving.put(base64.b64encode(data).decode("ascii"))
+                self._serving.put(arrived.stored())
                 self.save_state()
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
