@@ -21,7 +21,8 @@ class RecordingAdmin:
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **_options: Any) -> None:
             if self.refuse is not None:
-                raise AdminError(f"PUT /admin/v2/namespaces/x: HTTP {self.refuse}: Unauthorized", self.refuse)
+                message = f"PUT /admin/v2/namespaces/x: HTTP {self.refuse}: not authorized: Unauthorized"
+                raise AdminError(message, self.refuse, not_authorized=True)
             self.calls.append((name, *args))
 
         return call
@@ -57,9 +58,11 @@ def test_deploy_provisions_unless_told_not_to(monkeypatch, capsys, tmp_path, opt
 
 
 def test_a_role_that_may_not_provision_is_told_who_may(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: RecordingAdmin(refuse=403))
+    monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: RecordingAdmin(refuse=401))
     code = cli.main(["deploy", "--wait", "0", "--key-dir", str(tmp_path), "--namespace", "public/fraud"])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1, err
-    assert "HTTP 403" in err and "streamloop provision --namespace public/fraud --grant" in err
+    assert (
+        "HTTP 401: not authorized" in err and "streamloop provision --namespace public/fraud --grant" in err
+    )
     assert "--no-provision" in err

@@ -70,7 +70,8 @@ def test_the_loop_deployed_and_fed_by_its_own_role_over_tls(secured: Secured, pa
 
     try:
         refused = run("deploy", *as_loop, *cluster, "--package", package, "--wait", 0)
-        _one_line_refusal(refused, "403")  # the loop's role cannot create a namespace or set topic policies
+        # The loop's role cannot create a namespace or set topic policies: told who may.
+        _one_line_refusal(refused, "not authorized", "CREATE_NAMESPACE", "streamloop provision")
         provisioned = ok(run("provision", *as_admin, "--namespace", namespace, "--grant", "streamloop"))
         assert "role streamloop: produce, consume, functions" in provisioned.stdout, provisioned.stdout
         deploy = ("deploy", *as_loop, *cluster, "--no-provision", "--package", package, "--wait", 240)

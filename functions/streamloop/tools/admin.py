@@ -44,10 +44,12 @@ COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
 class AdminError(RuntimeError):
     """An admin call failed: the method, path, HTTP status and Pulsar's reason."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, not_authorized: bool = False) -> None:
         super().__init__(message)
         self.status = status
         """The HTTP status of the answer; ``None`` when there was no answer."""
+        self.not_authorized = not_authorized
+        """The cluster knows the role and refused it the operation (a missing permission)."""
 
 
 def multipart(fields: Mapping[str, tuple[str | None, bytes, str]]) -> tuple[bytes, str]:
@@ -104,7 +106,10 @@ class Admin:
         except urllib.error.HTTPError as error:
             if error.code in ok:
                 return None
-            raise AdminError(f"{method} {path}: {self._refusal(error)}", error.code) from None
+            body = error.read()
+            not_authorized = error.code in (401, 403) and _json_reason(body) is not None
+            message = f"{method} {path}: {self._refusal(error.code, body)}"
+            raise AdminError(message, error.code, not_authorized) from None
         except urllib.error.URLError as error:
             if isinstance(error.reason, ssl.SSLCertVerificationError):
                 raise AdminError(
@@ -121,14 +126,18 @@ class Admin:
         except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
             return text.decode(errors="replace")
 
-    def _refusal(self, error: urllib.error.HTTPError) -> str:
-        """What an HTTP error answer says: the status and Pulsar's reason, or what a 401 means."""
-        if error.code == 401:
-            return f"HTTP 401: {self.url} refused authentication (wrong or expired token, or none given)"
-        reason = _reason(error.read())
-        if error.code == 403:
-            return f"HTTP 403: not authorized: {reason}"
-        return f"HTTP {error.code}: {reason}"
+    def _refusal(self, code: int, body: bytes) -> str:
+        """What an HTTP error answer says: the status and Pulsar's reason, or what a 401 means.
+
+        Pulsar answers 401 both for a refused authentication (an HTML page from the web server) and for
+        an authenticated role that lacks a permission (a JSON reason naming the role and the operation).
+        """
+        if code in (401, 403):
+            reason = _json_reason(body)
+            if reason is not None:
+                return f"HTTP {code}: not authorized: {reason}"
+            return f"HTTP {code}: {self.url} refused authentication (wrong or expired token, or none given)"
+        return f"HTTP {code}: {_reason(body)}"
 
     def unavailable(self, timeout: float = 3.0) -> str | None:
         """Why no broker with a functions worker answers, or ``None``."""
@@ -288,9 +297,16 @@ class Admin:
         self.request("POST", path, body, content_type, timeout=timeout)
 
 
+def _json_reason(body: bytes) -> str | None:
+    """Pulsar's ``{"reason": ...}`` error text, or ``None`` when the body is not one."""
+    try:
+        reason = json.loads(body).get("reason")
+    except (ValueError, AttributeError):
+        return None
+    return None if reason is None else str(reason)
+
+
 def _reason(body: bytes) -> str:
     """Pulsar's ``{"reason": ...}`` error text, or the raw body."""
-    try:
-        return str(json.loads(body).get("reason"))
-    except (ValueError, AttributeError):
-        return body.decode(errors="replace")[:500]
+    reason = _json_reason(body)
+    return body.decode(errors="replace")[:500] if reason is None else reason

@@ -154,7 +154,7 @@ def _provision(admin: Any, args: argparse.Namespace) -> list[str]:
     try:
         return provision(admin, args.namespace, policies(args))
     except AdminError as error:
-        if error.status != 403:
+        if not error.not_authorized:
             raise
         raise AdminError(
             f"{error}; this role may not provision {args.namespace}: an administrator runs "
