@@ -13,13 +13,15 @@ from cli_run import CONFIG_DIR
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.testing import FunctionHarness
 from streamloop.tools import cli
-from streamloop.tools.commands import rebuild as rebuild_command
+from streamloop.tools.connection import Connection
 from streamloop.tools.demo import drifting_stream
 from streamloop.tools.history import load_features_config
 from streamloop.tools.replay import replay
 from streamloop.worker.config import topic
 from streamloop.worker.messages import read_example
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.scorer import OnnxModel, ScorerFunction
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 OLD_SPEC = CONFIG_DIR / "features.yaml"
 NEW_FEATURE = {"name": "x1_std_1h", "kind": "window", "agg": "std", "field": "x1", "window": 3600}
@@ -39,7 +41,7 @@ def new_spec(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def history(monkeypatch: pytest.MonkeyPatch) -> MemoryClient:
+def history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> MemoryClient:
     """The loop's events and labels topics after a replay of 800 events (plus a bad one, an unlabelled
     one and a label of no event), served to the command as its broker."""
     pairs = list(drifting_stream(800, drift_at=10_000))
@@ -47,7 +49,8 @@ def history(monkeypatch: pytest.MonkeyPatch) -> MemoryClient:
     labels = [label for _, label in pairs[:-1]] + [{"id": "nowhere", "label": True}]
     client = MemoryClient()
     replay(client, events, labels, label_delay=50)
-    monkeypatch.setattr(rebuild_command, "connect", lambda service_url: client)
+    monkeypatch.setattr(Connection, "pulsar_client", lambda self, **options: client)
+    monkeypatch.setenv("STREAMLOOP_KEY_DIR", str(tmp_path / "keys"))  # train signs: keys off ~/.config
     return client
 
 
@@ -64,7 +67,9 @@ def scorer_serving(payload: bytes, first: dict | None) -> FunctionHarness:
     scorer = FunctionHarness(ScorerFunction, inputs=[FEATURES], output=PREDICTIONS, name="scorer")
     if first is not None:
         scorer.send(first)
-    scorer.client.create_producer(MODELS).send(payload, partition_key="default")
+    signature = sign(scorer.secret(MODEL_SIGNING_KEY).encode(), "default", payload)
+    properties = {SIGNATURE_PROPERTY: signature}
+    scorer.client.create_producer(MODELS).send(payload, partition_key="default", properties=properties)
     scorer.client.run_callbacks()
     return scorer
 

@@ -46,6 +46,15 @@ def test_a_key_is_generated_once_per_namespace_privately_and_reused(tmp_path: Pa
     assert other.created and other.value != first.value
 
 
+def test_a_fresh_machine_gets_its_key_directory_made_private(tmp_path: Path) -> None:
+    top = tmp_path / "home" / ".config" / "streamloop" / "keys"  # none of it exists yet
+    stored = KeyStore(top).key("public/default", SECRET)
+    assert stored.created and stored.path == top / "public" / "default" / SECRET
+    assert {oct(d.stat().st_mode & 0o777) for d in (top, top / "public", top / "public" / "default")} == {
+        "0o700"
+    }
+
+
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path = KeyStore(tmp_path).key("public/default", SECRET).path
     path.chmod(0o644)

@@ -103,7 +103,8 @@ def _read_private(path: Path) -> str:
 
 
 def _private_dirs(directory: Path, top: Path) -> None:
-    """Create ``directory`` and its parents up to ``top`` with mode 0700."""
+    """Create ``directory`` and its parents up to ``top`` with mode 0700 (``top``'s own parents as usual)."""
+    top.parent.mkdir(parents=True, exist_ok=True)
     missing = [d for d in (directory, *directory.parents) if not d.exists() and top in (d, *d.parents)]
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)

@@ -7,9 +7,9 @@ and the binary-protocol client (:meth:`Connection.pulsar_client`, :meth:`Connect
 
 ``--auth-plugin``/``--auth-params`` have Pulsar's names and semantics (``authPlugin``/``authParams`` of
 ``client.conf``); ``--token-file PATH`` is the token plugin with ``file://PATH``, so no token is ever needed
-on a command line. A token file is read again at each admin call and each broker (re)connection: a rotated
-token is picked up. Secrets never show: the params are a ``SecretStr`` in every ``repr``, ``str`` and
-message.
+on a command line. A token file is read again at each admin call and at each broker client's creation
+(once per command; ``streamloop run`` reads it at start): a rotated token is picked up by the next
+command. Secrets never show: the params are a ``SecretStr`` in every ``repr``, ``str`` and message.
 
 >>> connection = Connection(auth_plugin=TOKEN_PLUGIN, auth_params=SecretStr("token:s3cr3t"))
 >>> "s3cr3t" in repr(connection), connection.token()()
@@ -25,7 +25,7 @@ import contextlib
 import json
 import os
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -185,9 +185,10 @@ class Connection:
         if not self.auth_plugin:
             return None
         if self.auth_plugin in TOKEN_PLUGINS:
-            token = self.token()
-            token()  # an unreadable token file fails here, with its name, not as a refused connection
-            return pulsar.AuthenticationToken(_never_raising(token))
+            # The token itself, read now (an unreadable file fails here, with its name). Not a callable:
+            # the C++ client calls a token supplier on its own threads, and one still referenced while the
+            # interpreter exits aborted the process ("terminate called without an active exception").
+            return pulsar.AuthenticationToken(self.token()())
         if self.auth_plugin in TLS_PLUGINS:
             return pulsar.AuthenticationTLS(*self.tls_client_cert())
         params = self.auth_params.get_secret_value() if self.auth_params else ""
@@ -345,16 +346,3 @@ def _param_map(params: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in json.loads(params).items()}
     pairs = (item.split(":", 1) for item in params.split(",") if ":" in item)
     return {key.strip(): value.strip() for key, value in pairs}
-
-
-def _never_raising(token: TokenSource) -> Callable[[], str]:
-    """The token for the C++ client, which calls it on its own threads: an exception there would abort
-    the process, so an unreadable token file gives an empty token, which the broker refuses."""
-
-    def supply() -> str:
-        try:
-            return token()
-        except OSError:
-            return ""
-
-    return supply
