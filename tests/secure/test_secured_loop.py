@@ -78,6 +78,14 @@ def test_the_loop_deployed_and_fed_by_its_own_role_over_tls(secured: Secured, pa
         deployed = ok(run(*deploy, timeout=400))
         for name in FUNCTIONS:
             assert re.search(rf"^{name}\s+0\s+yes\b", deployed.stdout, re.M), deployed.stdout
+        # The instances run with the worker's credentials, given as a token file: no token in `ps`.
+        instances = [
+            a for a in _process_args() if "python_instance_main" in a and namespace.split("/")[1] in a
+        ]
+        assert len(instances) == len(FUNCTIONS), instances
+        admin_token = f"file://{secured.secrets / 'admin.token'}"
+        assert all(f"--client_auth_params {admin_token}" in a and "--use_tls true" in a for a in instances)
+        outputs.extend(instances)
 
         ok(run("dataset", "--events", EVENTS, "--drift-at", 10_000, "--out", "data"))
         history = ("data/events.jsonl", "--labels", "data/labels.jsonl")
@@ -161,13 +169,12 @@ def test_what_is_refused_is_refused_in_one_line(secured: Secured, tmp_path):
     untrusted = secured.client_conf(tmp_path / "untrusted.conf", tlsTrustCertsFilePath=str(stranger))
     refused(untrusted, "certificate")
 
-    # A role that may publish events only: its events go through, its model does not.
+    # A role that may publish events and labels only (an upstream producer): they go through, its model
+    # does not.
     admin = secured.connection().admin(timeout=30)
-    for name in ("events", "models"):
-        admin.request("PUT", f"/admin/v2/persistent/{namespace}/{name}", ok=(409,))
-    admin.request(
-        "POST", f"/admin/v2/persistent/{namespace}/events/permissions/feeder", orjson.dumps(["produce"])
-    )
+    for name in ("events", "labels"):
+        path = f"/admin/v2/persistent/{namespace}/{name}/permissions/feeder"
+        admin.request("POST", path, orjson.dumps(["produce"]))
     token = tmp_path / "feeder.token"
     token.write_text(secured.token("feeder"))
     feeder = secured.client_conf(tmp_path / "feeder.conf", authParams=f"file://{token}")
@@ -181,9 +188,15 @@ def test_what_is_refused_is_refused_in_one_line(secured: Secured, tmp_path):
         CONFIG_DIR / "features.yaml", *broker, cwd=tmp_path, timeout=120,
     )  # fmt: skip
     outputs.append(published.stdout + published.stderr)
-    _one_line_refusal(published, "authoriz")
-    admin.delete_topics(namespace, ["events", "models"])
+    _one_line_refusal(published, "not authorized")
+    admin.delete_namespace(namespace, within=30, timeout=30)
     _no_secret_in(secured, outputs)
+
+
+def _process_args() -> list[str]:
+    return subprocess.run(
+        ["ps", "-ww", "-eo", "args", "--no-headers"], capture_output=True, text=True
+    ).stdout.splitlines()
 
 
 def _is_rejection(metric: dict) -> bool:
