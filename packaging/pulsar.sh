@@ -237,6 +237,11 @@ write_conf() { # copies of the stock config, bound to 127.0.0.1, data and downlo
     -e "s|^pulsarWebServiceUrl:.*|pulsarWebServiceUrl: $PULSAR_ADMIN_URL|" \
     -e "s|^downloadDirectory:.*|downloadDirectory: $RUN/data/functions|" \
     "$home/conf/functions_worker.yml" >"$worker"
+  # The functions worker, on a deletion, holds its FunctionRuntimeManager lock while it calls this broker's
+  # own admin API (FunctionActioner.deleteSubscription -> topics stats); status calls waiting for that lock
+  # can take every web thread (8 by default) and nothing answers again: a deadlock seen under the tests'
+  # status polling. More threads than concurrent pollers keep one free for the worker's call.
+  set_prop "$conf" numHttpServerThreads 32
   # Tiered storage: Pulsar's filesystem offloader, its tier a folder. standalone.conf has none of these keys.
   # In 4.0.8 the offloader writes <fileSystemURI's path>/<tenant>/<namespace>/persistent/<topic>/<ledger>-<uuid>
   # (with fileSystemURI=file:/// that is the filesystem's root, whatever hadoop.tmp.dir says).

@@ -40,7 +40,7 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert "embedded whole loop / library-chain ceiling" in run.stdout
     doc = orjson.loads(out.read_bytes())
     sections = doc["sections"]
-    assert set(sections) == {*LOCAL, MEMORY, "families", *BROKER}
+    assert set(sections) == {*LOCAL, MEMORY, "families", "rebuild", *BROKER}
     for name in LOCAL:
         assert sections[name]["status"] == "ok"
         assert sections[name]["events_per_s"] > 0 and sections[name]["events_per_cpu_s"] > 0
@@ -57,6 +57,10 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
         assert families[family.name]["status"] == "ok"
         assert all(families[family.name][field] > 0 for field in FAMILY_FIELDS), family.name
         assert family.name in run.stdout
+    rebuilt = sections["rebuild"]
+    events = doc["workload"]["events"]
+    assert rebuilt["events"] == rebuilt["examples"] == [events, 4 * events]  # every event labelled
+    assert all(rate > 0 for rate in rebuilt["events_per_cpu_s"]) and "rebuild (point in time" in run.stdout
     for name in BROKER:  # --quick never touches a broker, reachable or not
         assert sections[name] == {"status": "skipped", "reason": QUICK}
     ratio = doc["targets"]["embedded_vs_ceiling"]

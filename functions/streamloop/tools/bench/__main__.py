@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from streamloop.runtime.runner import Runner
-from streamloop.tools.bench import broker, families, pending, report
+from streamloop.tools.bench import broker, families, pending, rebuild, report
 from streamloop.tools.bench.ceiling import Chain, timed
 from streamloop.tools.bench.embedded import run_loop, topic_messages
 from streamloop.tools.bench.identity import run_identity
@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sections = measure_local(Workload.demo(events, args.config_dir), rounds)
     sections["joiner_memory"] = measure_joiner_memory(args.config_dir, events if args.quick else None)
     sections["families"] = families.measure(defaults["family_examples"], defaults["family_rows"], progress)
+    sections["rebuild"] = rebuild.measure(Workload.demo(events, args.config_dir), rounds, progress)
 
     def broker_inputs() -> TopicMessages:
         progress(f"broker: the loop's messages for {min(events, BROKER_EVENTS)} events (embedded run)")

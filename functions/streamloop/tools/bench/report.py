@@ -136,9 +136,19 @@ def table(doc: dict[str, Any]) -> str:
         f"  ({memory['pending_per_side']:,} per side, {memory['kb_per_pending']:.2f} kB each; "
         f"{memory['rss_mb_empty']:,.1f} empty)"
     )
+    lines += _rebuild_lines(sections["rebuild"])
     lines += _broker_lines(sections)
     lines += _family_lines(sections["families"])
     return "\n".join(lines)
+
+
+def _rebuild_lines(section: dict[str, Any]) -> list[str]:
+    """``streamloop rebuild``'s rate at two history sizes, and their ratio (1: linear)."""
+    (small, large), (fast, slow) = section["events"], section["events_per_cpu_s"]
+    return [
+        f"  {'rebuild (point in time + join), CPU':<40} {small:,} events {fast:,} ev/s; {large:,} events "
+        f"{slow:,} ev/s (ratio {section['ratio_large_to_small']:.2f}; 1 = linear)"
+    ]
 
 
 def _family_lines(section: dict[str, Any]) -> list[str]:
