@@ -21,7 +21,6 @@ import contextlib
 import copy
 import itertools
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -64,7 +63,6 @@ SATURATE_TIMEOUT = 180.0
 FUNCTION_ROUNDS = 3  # identity/function pairs per function; the ratio reported is their median
 LOOP_RATE = 500
 ADMIN_TIMEOUT = 30.0  # every admin call is bounded (30 s unless the call says otherwise)
-REPO = Path(__file__).resolve().parents[3]
 
 
 def progress(text: str) -> None:
@@ -313,23 +311,10 @@ class Session:
 
 
 def build_package(out_dir: Path) -> Path:
-    """The code-only zip (``packaging/build_zip.py --no-deps``): the worker's python3 has the deps."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    package = out_dir / "streamloop-bench.zip"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "packaging" / "build_zip.py"),
-            "--no-deps",
-            "--no-proof",
-            "--out",
-            str(package),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
-    return package
+    """The code-only package ``streamloop deploy`` uploads: the worker's python3 has the dependencies."""
+    from streamloop.tools.deployment import code_package
+
+    return code_package(out_dir)
 
 
 def _retopic(value: Any, prefix: str) -> Any:
