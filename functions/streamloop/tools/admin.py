@@ -106,10 +106,7 @@ class Admin:
         except urllib.error.HTTPError as error:
             if error.code in ok:
                 return None
-            body = error.read()
-            not_authorized = error.code in (401, 403) and _json_reason(body) is not None
-            message = f"{method} {path}: {self._refusal(error.code, body)}"
-            raise AdminError(message, error.code, not_authorized) from None
+            raise self._refusal(f"{method} {path}", error.code, error.read()) from None
         except urllib.error.URLError as error:
             if isinstance(error.reason, ssl.SSLCertVerificationError):
                 raise AdminError(
@@ -126,18 +123,20 @@ class Admin:
         except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
             return text.decode(errors="replace")
 
-    def _refusal(self, code: int, body: bytes) -> str:
-        """What an HTTP error answer says: the status and Pulsar's reason, or what a 401 means.
+    def _refusal(self, call: str, code: int, body: bytes) -> AdminError:
+        """The error of an HTTP error answer to ``call``: the status and Pulsar's reason, or what a 401 means.
 
         Pulsar answers 401 both for a refused authentication (an HTML page from the web server) and for
         an authenticated role that lacks a permission (a JSON reason naming the role and the operation).
         """
-        if code in (401, 403):
-            reason = _json_reason(body)
-            if reason is not None:
-                return f"HTTP {code}: not authorized: {reason}"
-            return f"HTTP {code}: {self.url} refused authentication (wrong or expired token, or none given)"
-        return f"HTTP {code}: {_reason(body)}"
+        reason = _json_reason(body)
+        if code not in (401, 403):
+            text = body.decode(errors="replace")[:500] if reason is None else reason
+            return AdminError(f"{call}: HTTP {code}: {text}", code)
+        if reason is not None:
+            return AdminError(f"{call}: HTTP {code}: not authorized: {reason}", code, not_authorized=True)
+        refused = f"{self.url} refused authentication (wrong or expired token, or none given)"
+        return AdminError(f"{call}: HTTP {code}: {refused}", code)
 
     def unavailable(self, timeout: float = 3.0) -> str | None:
         """Why no broker with a functions worker answers, or ``None``."""
@@ -304,9 +303,3 @@ def _json_reason(body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return None if reason is None else str(reason)
-
-
-def _reason(body: bytes) -> str:
-    """Pulsar's ``{"reason": ...}`` error text, or the raw body."""
-    reason = _json_reason(body)
-    return body.decode(errors="replace")[:500] if reason is None else reason
