@@ -287,19 +287,19 @@ def offload_everything(admin: Admin, topic: str, timeout: float = 120.0) -> list
     return [ledger["ledgerId"] for ledger in closed]
 
 
+def pulsar_tool(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """``bin/pulsar <args>`` (tokens, zookeeper-shell, ...) in a small serial-GC JVM (any exit code)."""
+    env = {**os.environ, "PULSAR_GC": "-XX:+UseSerialGC", "PULSAR_MEM": "-Xmx256m"}
+    env["PULSAR_EXTRA_OPTS"] = "-XX:TieredStopAtLevel=1"
+    command = [str(PULSAR_HOME / "bin" / "pulsar"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def bookkeeper_has_ledger(ledger_id: int, zookeeper: str = "127.0.0.1:2181") -> bool:
     """Whether BookKeeper still has ``ledger_id``: its znode, read with ``pulsar zookeeper-shell``."""
     digits = f"{ledger_id:010d}"
     znode = f"/ledgers/{digits[:2]}/{digits[2:6]}/L{digits[6:]}"
-    env = {**os.environ, "PULSAR_GC": "-XX:+UseSerialGC", "PULSAR_MEM": "-Xmx128m"}
-    env["PULSAR_EXTRA_OPTS"] = "-XX:TieredStopAtLevel=1"
-    done = subprocess.run(
-        [str(PULSAR_HOME / "bin" / "pulsar"), "zookeeper-shell", "-server", zookeeper, "stat", znode],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    done = pulsar_tool("zookeeper-shell", "-server", zookeeper, "stat", znode)
     output = done.stdout + done.stderr
     if "Node does not exist" in output:
         return False

@@ -10,7 +10,6 @@ standalone the tests skip, unless ``STREAMLOOP_REQUIRE_PULSAR=1`` (CI), which ma
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulsar"))
 
-from cluster import PULSAR_HOME, REPO, code_only_zip, generated_key_dir  # noqa: F401 (a fixture)
+from cluster import REPO, code_only_zip, generated_key_dir, pulsar_tool  # noqa: F401 (a fixture)
 
 from streamloop.tools.connection import Connection, read_client_conf
 
@@ -70,11 +69,7 @@ class Secured:
         return path
 
     def _pulsar(self, *args: str) -> str:
-        env = {**os.environ, "PULSAR_GC": "-XX:+UseSerialGC", "PULSAR_MEM": "-Xmx256m"}
-        env["PULSAR_EXTRA_OPTS"] = "-XX:TieredStopAtLevel=1"
-        done = subprocess.run(
-            [str(PULSAR_HOME / "bin" / "pulsar"), *args], capture_output=True, text=True, timeout=60, env=env
-        )
+        done = pulsar_tool(*args)
         assert done.returncode == 0, f"bin/pulsar {args[:2]}: {done.stdout}{done.stderr}"
         return done.stdout
 
