@@ -1,6 +1,6 @@
 """Random secret keys per namespace, generated once and kept: what replaces a ``generate`` secret.
 
-A FunctionConfig secret whose value is ``generate`` (:data:`~streamloop.worker.function.GENERATE`; the
+A FunctionConfig secret whose value is ``generate`` (:data:`~streamloop.worker.secretkeys.GENERATE`; the
 learner's ``checkpoint_hmac_key`` in ``pulsar-config/learner.yaml``) gets a random key of the function's
 namespace. ``streamloop deploy`` and ``make deploy`` keep the keys in files, one per namespace and secret,
 ``<key dir>/<tenant>/<namespace>/<secret>`` (mode 0600, directories 0700), so the next deploy reuses
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from streamloop.worker.function import GENERATE
+from streamloop.worker.secretkeys import GENERATE
 
 KEY_BYTES = 32
 _NAME = re.compile(r"[A-Za-z0-9_=:.-]+")

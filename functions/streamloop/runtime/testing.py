@@ -41,7 +41,7 @@ from streamloop.runtime.keys import KeyStore
 from streamloop.runtime.memory import MemoryClient, MemoryProducer, MessageId
 from streamloop.runtime.runner import Runner
 from streamloop.worker.config import FunctionFile, topic
-from streamloop.worker.function import GENERATE
+from streamloop.worker.secretkeys import GENERATE
 
 
 class Output(NamedTuple):

@@ -33,12 +33,11 @@ from streamloop.worker.codec import BadMessage, encode
 from streamloop.worker.config import Config, ConfigError, UserConfig, parse_user_config
 from streamloop.worker.messages import dead_letter_properties
 from streamloop.worker.seam import Seam, seam_of
+from streamloop.worker.secretkeys import read_keys
 from streamloop.worker.writebehind import WriteBehindState
 
 log = logging.getLogger("streamloop")
 _OK = pulsar.Result.Ok
-GENERATE = "generate"
-"""A secret's value that ``streamloop deploy``, ``make deploy`` and the runner replace with a random key."""
 
 
 class Delivery:
@@ -92,7 +91,9 @@ class StreamFunction(Generic[Config]):
     function_state: WriteBehindState
     """The function's state, written behind (:meth:`hold_until_saved`, :meth:`save_state`)."""
     secrets: ClassVar[tuple[str, ...]] = ()
-    """The names of the secrets the function reads (``context.get_secret``)."""
+    """The names of the secret keys the function needs (``context.get_secret``), read at start."""
+    keys: dict[str, bytes]
+    """The key of each of :attr:`secrets`, checked (:func:`~streamloop.worker.secretkeys.read_keys`)."""
 
     def __init__(self) -> None:  # Pulsar calls the constructor without arguments
         self.config: Config | None = None
@@ -136,6 +137,7 @@ class StreamFunction(Generic[Config]):
         user_config = context.get_user_config_map() or {}
         try:
             config = parse_user_config(self.Config, user_config, source=f"function {name}")
+            self.keys = read_keys(context, self.secrets, source=f"function {name}")
         except ConfigError as error:
             # Raised, not dead-lettered: Pulsar nacks the message (nothing is lost) and shows this text
             # in `pulsar-admin functions status` until the config is fixed.

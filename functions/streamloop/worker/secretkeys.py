@@ -33,8 +33,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from streamloop.worker.config import ConfigError, Problem
-from streamloop.worker.function import GENERATE
 
+GENERATE = "generate"
+"""A secret's value that ``streamloop deploy``, ``make deploy`` and the runner replace with a random key."""
 CHECKPOINT_KEY = "checkpoint_hmac_key"
 MODEL_SIGNING_KEY = "model_signing_key"
 PURPOSES = {

@@ -36,7 +36,7 @@ from streamloop.worker.messages import (
 )
 from streamloop.worker.modelcontract import read_properties
 from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
-from streamloop.worker.secretkeys import CHECKPOINT_KEY, MODEL_SIGNING_KEY, read_keys
+from streamloop.worker.secretkeys import CHECKPOINT_KEY, MODEL_SIGNING_KEY
 
 log = logging.getLogger("streamloop.worker.learner")
 
@@ -59,7 +59,6 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self.state: LearnerState | None = None
         self.store: CheckpointStore | None = None
         self.output_topic = ""
-        self._signing_key = b""
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def setup(self, context: Any) -> None:
@@ -75,13 +74,11 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         """The checkpointed state; a :class:`CheckpointError` stops the function (never start over)."""
         config = self._config
         source = f"function {context.get_function_name() or self.role}"
-        keys = read_keys(context, self.secrets, source)
-        self._signing_key = keys[MODEL_SIGNING_KEY]
         self.output_topic = context.get_output_topic() or ""
         if not self.output_topic:
             required = "required: the models topic the learner publishes to"
             raise ConfigError([Problem(source, "output", required)])
-        self.store = CheckpointStore(self.function_state, config.checkpoint_key, keys[CHECKPOINT_KEY])
+        self.store = CheckpointStore(self.function_state, config.checkpoint_key, self.keys[CHECKPOINT_KEY])
         state = self.store.load()
         if state is None:
             return LearnerState.fresh(config)
@@ -237,7 +234,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
     ) -> None:
         """Publish ``blob`` to the models topic, signed with the ``model_signing_key`` it has now."""
         name = self._config.model_name
-        signed = {**properties, SIGNATURE_PROPERTY: sign(self._signing_key, name, blob)}
+        signed = {**properties, SIGNATURE_PROPERTY: sign(self.keys[MODEL_SIGNING_KEY], name, blob)}
         self.publish(self.output_topic, blob, key=name, properties=signed, acks=acks)
 
     def _report_drift(self, example_id: str, champion: str | None, reset: bool, delivery: Delivery) -> None:

@@ -13,14 +13,14 @@ from pydantic import Field
 
 from streamloop.worker.checkcases import scorer_case
 from streamloop.worker.codec import encode
-from streamloop.worker.config import ConfigError, UserConfig, topic
+from streamloop.worker.config import UserConfig, topic
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.messages import prediction_record, read_features, rejection_event
 from streamloop.worker.modelcontract import ModelRejected
 from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, verify
 from streamloop.worker.scorer.feed import follow_models
 from streamloop.worker.scorer.model import OnnxModel
-from streamloop.worker.secretkeys import MODEL_SIGNING_KEY, read_keys
+from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 from streamloop.worker.statestore import ChunkedState, StateError
 
 log = logging.getLogger("streamloop.worker.scorer")
@@ -92,12 +92,6 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
         self.model: OnnxModel | None = None
         self._last_x: dict[str, float] | None = None
         self._arrived: SignedModel | None = None  # the newest model message, not yet verified
-        source = f"function {context.get_function_name() or self.role}"
-        try:
-            self._signing_key = read_keys(context, self.secrets, source)[MODEL_SIGNING_KEY]
-        except ConfigError as error:
-            log.error("scorer cannot start (the input stays unacked): %s", error)
-            raise
         key = f"serving/{self.config.model_name}/{context.get_instance_id()}"
         self._serving = ChunkedState(self.function_state, key, name=f"scorer state {key!r}")
         self._restore_serving_model()
@@ -132,7 +126,7 @@ class ScorerFunction(StreamFunction[ScorerConfig]):
             return
         config, data = self.config, arrived.payload
         try:
-            verify(self._signing_key, config.model_name, data, arrived.signature)
+            verify(self.keys[MODEL_SIGNING_KEY], config.model_name, data, arrived.signature)
             model = OnnxModel.load(
                 data,
                 config.model_name,
