@@ -39,12 +39,16 @@ from hypothesis import strategies as st
 
 from streamloop.runtime.testing import FunctionHarness
 from streamloop.worker.checkcases import CheckCase, CheckInput
+from streamloop.worker.modelsigning import SIGNATURE_PROPERTY
 
 DEFAULT_EXAMPLES = 10_000
 DEAD_LETTER_PROPERTIES = ("error", "function", "input_topic", "message_id")
 CRASH_EVERY = (1, 3, 7)
 STREAM_LENGTH = 60
 VOLATILE_FIELDS = frozenset({"at", "created_at"})  # wall-clock times, different in every run
+# A model's signature covers its ONNX bytes, created_at included: it differs whenever created_at does.
+# What is compared is the model with created_at taken out; the signature itself is verified by the scorer.
+DERIVED_PROPERTIES = frozenset({SIGNATURE_PROPERTY})
 
 Check = Callable[[type, CheckCase], None]
 
@@ -115,7 +119,9 @@ def _identity(message: Any) -> tuple[str, Any]:
         record = None
     if isinstance(record, dict) and "id" in record:
         return str(record["id"]), {k: v for k, v in record.items() if k not in VOLATILE_FIELDS}
-    properties = {k: v for k, v in message.properties.items() if k not in VOLATILE_FIELDS}
+    properties = {
+        k: v for k, v in message.properties.items() if k not in VOLATILE_FIELDS | DERIVED_PROPERTIES
+    }
     payload = message.payload
     if "feature_names" in properties:  # a model message: ONNX whose metadata repeats the properties
         model = onnx.load_from_string(payload)
