@@ -66,6 +66,8 @@ die() {
   log "$*"
   exit 1
 }
+# shellcheck source=packaging/pulsar-lib.sh
+source "$HERE/pulsar-lib.sh"
 
 pulsar_home() { # the distribution to run: $PULSAR_HOME, or the one fetch unpacked
   if [[ -n "${PULSAR_HOME:-}" ]]; then
@@ -121,9 +123,6 @@ cmd_fetch() {
   log "distribution ready at $home (offloaders: $OFFLOADERS)"
 }
 
-port_open() { # port_open PORT -> success if something listens on 127.0.0.1:PORT
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 our_pid() { # print the pid of the standalone we started, if it is still alive
   [[ -f "$PID_FILE" ]] || return 1
@@ -160,23 +159,7 @@ admin() { # run bin/pulsar-admin against PULSAR_ADMIN_URL (secured: as the super
   fi
 }
 
-set_prop() { # set_prop FILE KEY VALUE: replace KEY's line in a .properties file, or append it
-  local file="$1" key="$2" value="$3"
-  if grep -q "^$key=" "$file"; then
-    sed -i -E "s|^$key=.*|$key=$value|" "$file"
-  else
-    printf '%s=%s\n' "$key" "$value" >>"$file"
-  fi
-}
 
-set_yaml() { # set_yaml FILE KEY VALUE: replace a top-level `KEY:` line of a YAML file, or append it
-  local file="$1" key="$2" value="$3"
-  if grep -q "^$key:" "$file"; then
-    sed -i -E "s|^$key:.*|$key: $value|" "$file"
-  else
-    printf '%s: %s\n' "$key" "$value" >>"$file"
-  fi
-}
 
 make_secrets() { # CA, broker certificate, token key and tokens, client.confs: made once per run folder
   [[ -f "$SECRETS/ready" ]] && return
@@ -313,12 +296,8 @@ cmd_up() {
     # PATH, so the project venv goes first. PIP_* settings from the caller must not leak into those installs.
     (
       cd "$RUN"
-      # Inherited descriptors stay open for the broker's lifetime: a caller's `flock` lock would never
-      # be released. Close everything above stderr first.
-      for fd in /proc/$BASHPID/fd/*; do
-        fd="${fd##*/}"
-        if ((fd > 2)); then eval "exec $fd>&-"; fi
-      done
+      # Inherited descriptors stay open for the broker's lifetime: close everything above stderr first.
+      close_inherited_fds
       env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PYTHONPATH -u VIRTUAL_ENV \
         PATH="$WORKER_VENV/bin:$PATH" \
         PULSAR_STANDALONE_USE_ZOOKEEPER=1 \
