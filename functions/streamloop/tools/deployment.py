@@ -139,7 +139,7 @@ def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table
     table = Table(*STATUS_COLUMNS, box=None, pad_edge=False, header_style="bold")
     for name, document in statuses:
         if document is None:
-            table.add_row(name, "-", Text("not deployed", style="yellow"))
+            table.add_row(name, "-", "-", Text("not deployed", style="yellow"))
             continue
         for instance in sorted(document.get("instances") or [], key=lambda i: i.get("instanceId", 0)):
             s = instance.get("status") or {}

@@ -130,7 +130,7 @@ def _mismatch(name: str, has: int, asked: int) -> str:
     if name in UNPARTITIONED:
         return f"has {_partitioned(has)}, but it must not be partitioned ({UNPARTITIONED[name]}): {undeploy}"
     keep = f"keep it with --partitions {has}"
-    return f"has {_partitioned(has)}, {_partitioned(asked)} asked: {keep}, or {undeploy}"
+    return f"has {_partitioned(has)} (asked: {_partitioned(asked)}): {keep}, or {undeploy}"
 
 
 def _partitioned(partitions: int) -> str:
