@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = add_command(sub, "validate", "check FunctionConfig YAMLs and their userConfig", VALIDATE)
     validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
     add_namespace(validate)
-    add_admin(validate)
+    add_admin(validate, default="none: the files only")
     validate.set_defaults(handler=cmd_validate)
 
     run = add_command(sub, "run", "run the four functions in this process, on a broker", RUN)

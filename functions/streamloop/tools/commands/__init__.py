@@ -27,13 +27,13 @@ def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.Argumen
     )
 
 
-def add_admin(parser: argparse.ArgumentParser) -> None:
+def add_admin(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     """``--admin-url``, ``--functions-url`` and the credential and TLS options of the commands that use the
-    admin REST API."""
+    admin REST API; ``default`` says what no ``--admin-url`` means, if not the usual."""
     parser.add_argument(
         "--admin-url",
-        help=f"the admin REST API, one host or several (http://b1:8080,b2:8080) "
-        f"(default: webServiceUrl of the client.conf, else {ADMIN_URL})",
+        help="the admin REST API, one host or several (http://b1:8080,b2:8080) "
+        f"(default: {default or f'webServiceUrl of the client.conf, else {ADMIN_URL}'})",
     )
     parser.add_argument(
         "--functions-url",
