@@ -7,7 +7,7 @@
   (:data:`UNPARTITIONED` says why): ``models`` is compacted and read with a Reader for the latest model
   per name, ``metrics`` and ``dead-letters`` are low-rate and read back in order (``streamloop report``,
   an operator). An existing topic is kept if its partitioning is the one asked for, else it is an error;
-- ``models`` compacted: the scorers read the latest model per name;
+- ``models`` compacted (:data:`COMPACTED`): the scorers read the latest model per name;
 - the **history** (:data:`HISTORY`: ``events``, ``labels``, ``examples``) kept after it is acked, by
   default forever: it is what ``streamloop rebuild`` recomputes features from and what a new learner
   backfills from (docs/history.md). ``metrics`` is kept a week, for ``streamloop report``;
@@ -43,6 +43,7 @@ HISTORY = ("events", "labels", "examples")
 REPORTED = ("metrics",)
 """Retained for a while: what ``streamloop report`` reads."""
 LOOP_ACTIONS = ("produce", "consume", "functions")
+"""The namespace permissions the loop's role needs: publish, subscribe, deploy and run functions."""
 PARTITIONABLE = ("events", "labels", "features", "predictions", "examples")
 """The stream topics, partitioned with ``--partitions N``."""
 UNPARTITIONED = {
@@ -52,7 +53,7 @@ UNPARTITIONED = {
 }
 """The topics that stay one non-partitioned topic, and why."""
 COMPACTED = ("models",)
-"""The namespace permissions the loop's role needs: publish, subscribe, deploy and run functions."""
+"""Compacted: the scorers read the latest model per name."""
 
 
 @dataclass(frozen=True)
