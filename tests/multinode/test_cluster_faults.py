@@ -62,7 +62,9 @@ def run_with_fault(stage: Stage, fault: Callable[[], dict[str, Any]], report: An
     corpus = build(n_good=N_EVENTS, bad=False)
     stage.deploy(user_config={"learner": LEARNER}, function_config=SCALED)
     before = placement(stage)
-    assert set(before["features"]) == set(before["scorer"]) == {"worker-1", "worker-2"}, before
+    # Spread over both workers (the round-robin scheduler; after a worker's restart it does not rebalance
+    # what it already placed, so one function's two instances may share a worker).
+    assert set(before["features"] + before["scorer"]) == {"worker-1", "worker-2"}, before
     at = len(corpus.items) // 3
     notes: dict[str, Any] = {}
 
