@@ -286,8 +286,7 @@ def loop_target_lines(sections: Sections) -> list[str]:
         lines.append(_run_line("standalone", count, run, _ratios_text(run, None)))
     if cluster["status"] != "ok":
         lines.append(f"  {'cluster':<10} {cluster['status']}: {cluster.get('reason')}")
-        return lines
-    for count, run in cluster["runs"].items():
+    for count, run in cluster.get("runs", {}).items():
         versus = cluster.get("ratio_to_standalone", {}).get(count)
         lines.append(_run_line("cluster", count, run, _ratios_text(run, versus)))
     for target, section in (("standalone", standalone), ("cluster", cluster)):
