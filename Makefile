@@ -11,6 +11,8 @@ SECURE ?= 0
 # that do not; it pip-installs ~90 MB of wheels at every instance start.
 DEPLOY_ZIP ?= dist/streamloop-nodeps.zip
 export DEPLOY_ZIP
+# `make deploy PARTITIONS=4`: the stream topics (events, labels, features, predictions, examples) partitioned.
+PARTITIONS ?= 0
 
 .PHONY: venv demo test chaos bench lint docs validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
 
@@ -62,7 +64,7 @@ package: venv
 
 deploy: validate
 	@test -f $(DEPLOY_ZIP) || $(PY) packaging/build_zip.py $(if $(findstring nodeps,$(DEPLOY_ZIP)),--no-deps,)
-	PY=$(PY) packaging/deploy.sh deploy
+	PARTITIONS=$(PARTITIONS) PY=$(PY) packaging/deploy.sh deploy
 
 undeploy:
 	packaging/deploy.sh undeploy

@@ -4,8 +4,9 @@ call says, which statuses are not errors, and that a silent server does not hang
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,155 @@ def test_a_silent_server_times_out_and_an_absent_one_is_unreachable(admin: Admin
     assert slow.value.status is None
     with pytest.raises(AdminError, match=r"cannot reach http://127\.0\.0\.1:9 "):
         Admin("http://127.0.0.1:9", timeout=1).function_status("public/default", "scorer")
+
+
+# -- a cluster of several brokers, redirects, function workers apart ------------------------------------
+class Recorder(BaseHTTPRequestHandler):
+    """Records every call (method, path, body, content type, Authorization) and answers with the server's
+    ``script``: ``path → (status, body, headers)``; ``"drop"`` closes the connection without an answer."""
+
+    def answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        server: Any = self.server
+        server.calls.append(
+            (
+                self.command,
+                self.path,
+                body,
+                self.headers.get("Content-Type"),
+                self.headers.get("Authorization"),
+            )
+        )
+        reply = server.script.get(self.path, (200, b'{"ok": true}', {}))
+        if reply == "drop":
+            self.close_connection = True
+            return
+        status, text, headers = reply
+        self.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(text))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(text)
+
+    do_GET = do_PUT = do_POST = do_DELETE = answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[[], Any]]:
+    """Start recording servers on demand (``server.url``, ``server.calls``, ``server.script``)."""
+    started: list[Any] = []
+
+    def start() -> Any:
+        server: Any = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+        server.calls, server.script = [], {}
+        server.url = f"http://127.0.0.1:{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+DEAD = "http://127.0.0.1:9"
+READY = "/admin/v2/brokers/ready"
+
+
+def test_a_call_survives_a_dead_broker_and_stays_with_the_one_that_answered(servers):
+    first, second = servers(), servers()
+    admin = Admin(f"{DEAD},{first.url.removeprefix('http://')},{second.url}", timeout=5)
+    assert admin.request("GET", READY) == {"ok": True}
+    first.script[READY] = "drop"  # the connection is reset before any answer: the next host is asked
+    assert admin.request("GET", READY) == {"ok": True}
+    assert (len(first.calls), len(second.calls)) == (2, 1)
+    first.script.clear()
+    admin.request("GET", READY)  # the last host that answered is asked first
+    assert (len(first.calls), len(second.calls)) == (2, 2)
+
+
+def test_an_http_error_is_the_clusters_answer_not_retried_elsewhere(servers):
+    first, second = servers(), servers()
+    first.script[READY] = (500, b'{"reason": "broken"}', {})
+    with pytest.raises(AdminError, match=r"HTTP 500: broken") as failed:
+        Admin(f"{first.url},{second.url}", timeout=5).request("GET", READY)
+    assert failed.value.status == 500 and second.calls == []
+
+
+def test_when_no_host_answers_the_message_names_each(servers):
+    silent = servers()
+    silent.script[READY] = "drop"
+    with pytest.raises(AdminError) as failed:
+        Admin(f"{DEAD},{silent.url}", timeout=5).request("GET", READY)
+    message = str(failed.value)
+    assert message.startswith(f"GET {READY}: cannot reach {DEAD} (") and failed.value.status is None
+    assert f"; no answer from {silent.url} (" in message
+
+
+def test_a_redirect_is_followed_with_the_same_method_body_type_and_token(servers):
+    broker, owner = servers(), servers()
+    path = "/admin/v2/persistent/public/default/events/retention"
+    broker.script[path] = (307, b"", {"Location": f"{owner.url}{path}?authoritative=true"})
+    admin = Admin(broker.url, timeout=5, token=lambda: "t0ken")
+    admin.set_retention("public/default", "events", -1, -1)
+    method, where, body, content_type, authorization = owner.calls[0]
+    assert (method, where, content_type, authorization) == (
+        "POST",
+        f"{path}?authoritative=true",
+        "application/json",
+        "Bearer t0ken",
+    )
+    assert body == b'{"retentionTimeInMinutes": -1, "retentionSizeInMB": -1}'
+
+
+def test_a_redirect_loop_is_an_error_naming_it(servers):
+    broker = servers()
+    broker.script[READY] = (307, b"", {"Location": READY})
+    with pytest.raises(AdminError, match=r"more than 5 redirects \(a redirect loop\?\)"):
+        Admin(broker.url, timeout=5).request("PUT", READY, b"{}")
+    assert len(broker.calls) == 6
+
+
+def test_the_functions_api_goes_to_the_workers(servers):
+    broker, worker = servers(), servers()
+    admin = Admin(broker.url, timeout=5, functions_url=f"{DEAD},{worker.url}")
+    admin.function_status("public/default", "scorer")
+    admin.request("GET", "/admin/v2/worker-stats/functionsmetrics")
+    admin.ensure_namespace("public/default")
+    assert [call[1] for call in worker.calls] == [
+        "/admin/v3/functions/public/default/scorer/status",
+        "/admin/v2/worker-stats/functionsmetrics",
+    ]
+    assert [call[1] for call in broker.calls] == ["/admin/v2/namespaces/public/default"]
+    assert admin.unavailable() is None
+    worker.script["/admin/v2/worker/cluster/leader"] = (503, b'{"reason": "no leader"}', {})
+    assert admin.unavailable() == (
+        f"no functions worker at {DEAD},{worker.url} "
+        "(GET /admin/v2/worker/cluster/leader: HTTP 503: no leader)"
+    )
+
+
+def test_topics_are_created_and_deleted_partitioned_or_not(servers):
+    broker = servers()
+    base = "/admin/v2/persistent/public/default"
+    broker.script[f"{base}/events/partitions"] = (200, b'{"partitions": 4}', {})
+    broker.script[f"{base}/models/partitions"] = (200, b'{"partitions": 0}', {})
+    admin = Admin(broker.url, timeout=5)
+    assert admin.create_topic("public/default", "events", 4) == 4
+    assert admin.create_topic("public/default", "models") == 0
+    admin.delete_topics("public/default", ["events", "models"])
+    assert [(call[0], call[1], call[2]) for call in broker.calls] == [
+        ("PUT", f"{base}/events/partitions", b"4"),
+        ("GET", f"{base}/events/partitions", b""),
+        ("PUT", f"{base}/models", b""),
+        ("GET", f"{base}/models/partitions", b""),
+        ("GET", f"{base}/events/partitions", b""),
+        ("DELETE", f"{base}/events/partitions?force=true", b""),
+        ("GET", f"{base}/models/partitions", b""),
+        ("DELETE", f"{base}/models?force=true", b""),
+    ]

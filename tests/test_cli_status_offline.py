@@ -35,6 +35,7 @@ class StatusHandler(BaseHTTPRequestHandler):
                 "numSuccessfullyProcessed": 6,
                 "numUserExceptions": 1,
                 "averageLatency": 1.25,
+                "workerId": "c-standalone-fw-127.0.0.1-6760",
                 "error": "ValueError: " + "a long reason " * 10,
             }
             answer = {"numInstances": 1, "numRunning": 1, "instances": [{"instanceId": 0, "status": status}]}
@@ -64,6 +65,7 @@ def test_status_prints_one_line_per_instance_however_wide():
     assert lines[0].split() == [
         "FUNCTION",
         "INSTANCE",
+        "WORKER",
         "RUNNING",
         "RECEIVED",
         "PROCESSED",
@@ -74,6 +76,11 @@ def test_status_prints_one_line_per_instance_however_wide():
     ]
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert len(lines) == 5 and set(rows) == {"features", "joiner", "learner", "scorer"}, lines
-    assert rows["scorer"][:8] == ["scorer", "0", "yes", "7", "6", "1", "0", "1.25"]
-    assert rows["scorer"][8:11] == ["ValueError:", "a", "long"] and rows["joiner"][2:] == ["not", "deployed"]
+    worker = "c-standalone-fw-127.0.0.1-6760"  # where the instance runs
+    assert rows["scorer"][:9] == ["scorer", "0", worker, "yes", "7", "6", "1", "0", "1.25"]
+    assert rows["scorer"][9:12] == ["ValueError:", "a", "long"] and rows["joiner"][2:] == [
+        "-",
+        "not",
+        "deployed",
+    ]
     assert max(map(len, lines)) > 100  # wider than a terminal, still one line per row

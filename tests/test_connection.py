@@ -28,6 +28,7 @@ SECRET = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.s3cr3t-signature"
 def parse_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--admin-url")
+    parser.add_argument("--functions-url")
     parser.add_argument("--service-url")
     add_options(parser)
     return parser.parse_args(argv)
@@ -274,3 +275,26 @@ def test_no_secret_in_repr_str_or_summary(client_conf: Path):
         f"hostname verification off, settings from {client_conf}"
     )
     assert Connection(auth_params=SecretStr(SECRET)).summary("http://h:8080") is None  # no plugin: anonymous
+
+
+# -- brokers and function workers apart -------------------------------------------------------------------
+BROKERS = "http://127.0.0.1:8090,127.0.0.1:8091"
+WORKERS = "http://127.0.0.1:6760,127.0.0.1:6761"
+
+
+def test_the_functions_url_is_an_option_or_the_variable_and_reaches_the_admin_client(client_conf: Path):
+    settings = connection("--admin-url", BROKERS, "--functions-url", WORKERS)
+    admin = settings.admin()
+    assert (admin.url, admin.functions_url) == (BROKERS, WORKERS)
+    assert connection(environ={"STREAMLOOP_FUNCTIONS_URL": WORKERS}).functions_url == WORKERS
+    chosen = connection("--functions-url", "http://w:6750", environ={"STREAMLOOP_FUNCTIONS_URL": WORKERS})
+    assert chosen.functions_url == "http://w:6750"
+    assert connection("--client-conf", str(client_conf)).functions_url is None  # the brokers': admin_url
+    assert settings.summary(BROKERS) == f"{BROKERS} anonymously, functions at {WORKERS}"
+    assert connection("--admin-url", BROKERS, "--functions-url", BROKERS).summary(BROKERS) is None
+
+
+def test_a_multi_host_service_url_goes_to_the_client_as_given(monkeypatch):
+    monkeypatch.setattr(pulsar, "Client", RecordingClient)
+    hosts = "pulsar://127.0.0.1:6660,127.0.0.1:6661"
+    assert connection("--service-url", hosts).pulsar_client().service_url == hosts

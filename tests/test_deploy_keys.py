@@ -87,7 +87,10 @@ class RecordingAdmin:
     def ensure_namespace(self, namespace: str) -> None:
         pass
 
-    def create_topics(self, namespace: str, topics: list[str]) -> None:
+    def create_topic(self, namespace: str, name: str, partitions: int = 0) -> int:
+        return partitions
+
+    def set_compaction(self, namespace: str, name: str) -> None:
         pass
 
     def set_retention(self, *args: Any) -> None:

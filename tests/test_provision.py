@@ -10,22 +10,39 @@ import pytest
 from streamloop.tools import cli
 from streamloop.tools.admin import AdminError
 from streamloop.tools.connection import Connection
-from streamloop.tools.provisioning import HISTORY, LOOP_ACTIONS, TOPICS, TopicPolicies, provision
+from streamloop.tools.provisioning import (
+    HISTORY,
+    LOOP_ACTIONS,
+    PARTITIONABLE,
+    TOPICS,
+    UNPARTITIONED,
+    TopicPolicies,
+    provision,
+)
 
 
 class RecordingAdmin:
-    def __init__(self, refuse: int | None = None) -> None:
+    """Records the calls; a topic of ``existing`` (name → partitions) is there before ``create_topic``."""
+
+    def __init__(self, refuse: int | None = None, existing: dict[str, int] | None = None) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.refuse = refuse
+        self.existing = existing or {}
 
     def __getattr__(self, name: str) -> Any:
-        def call(*args: Any, **_options: Any) -> None:
+        def call(*args: Any, **_options: Any) -> Any:
             if self.refuse is not None:
                 message = f"PUT /admin/v2/namespaces/x: HTTP {self.refuse}: not authorized: Unauthorized"
                 raise AdminError(message, self.refuse, not_authorized=True)
             self.calls.append((name, *args))
+            if name == "create_topic":  # what the topic has once created (or kept)
+                return self.existing.get(args[1], args[2])
+            return None
 
         return call
+
+    def created(self) -> dict[str, int]:
+        return {call[2]: call[3] for call in self.calls if call[0] == "create_topic"}
 
 
 def test_the_history_is_kept_forever_and_offloaded_metrics_a_week_and_the_role_granted():
@@ -33,7 +50,8 @@ def test_the_history_is_kept_forever_and_offloaded_metrics_a_week_and_the_role_g
     lines = provision(admin, "public/fraud", TopicPolicies(offload_threshold_mb=256), grant="streamloop")
     retained = {call[2]: call[3:] for call in admin.calls if call[0] == "set_retention"}
     assert retained == {**{name: (-1, -1) for name in HISTORY}, "metrics": (10080, -1)}
-    assert ("create_topics", "public/fraud", TOPICS) in admin.calls
+    assert admin.created() == dict.fromkeys(TOPICS, 0)  # not partitioned by default
+    assert ("set_compaction", "public/fraud", "models") in admin.calls
     assert ("set_offload_threshold", "public/fraud", 256 * 1024 * 1024) in admin.calls
     assert ("grant_permission", "public/fraud", "streamloop", LOOP_ACTIONS) in admin.calls
     assert lines[-1] == "  role streamloop: produce, consume, functions on public/fraud"
@@ -52,7 +70,7 @@ def test_deploy_provisions_unless_told_not_to(monkeypatch, capsys, tmp_path, opt
     monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: admin)
     code = cli.main(["deploy", "--wait", "0", "--key-dir", str(tmp_path), *options])
     assert code == 0, capsys.readouterr()
-    provisioned = [call for call in admin.calls if call[0] in ("ensure_namespace", "create_topics")]
+    provisioned = [call for call in admin.calls if call[0] in ("ensure_namespace", "create_topic")]
     assert bool(provisioned) == (not options)
     assert len([call for call in admin.calls if call[0] == "create_function"]) == 4
 
@@ -66,3 +84,43 @@ def test_a_role_that_may_not_provision_is_told_who_may(monkeypatch, capsys, tmp_
         "HTTP 401: not authorized" in err and "streamloop provision --namespace public/fraud --grant" in err
     )
     assert "--no-provision" in err
+
+
+def test_partitions_split_the_stream_topics_only_and_each_line_says_how():
+    admin = RecordingAdmin()
+    lines = provision(admin, "public/fraud", TopicPolicies(), partitions=4)
+    assert admin.created() == {**dict.fromkeys(PARTITIONABLE, 4), **dict.fromkeys(UNPARTITIONED, 0)}
+    assert set(PARTITIONABLE) | set(UNPARTITIONED) == set(TOPICS)
+    assert lines[0] == (
+        "namespace public/fraud: topics events, labels, features, predictions, examples (4 partitions), "
+        "models, metrics, dead-letters (not partitioned; models compacted)"
+    )
+    retained = {call[2] for call in admin.calls if call[0] == "set_retention"}
+    assert retained == {*HISTORY, "metrics"}  # a topic policy on the partitioned topic's name
+
+
+def test_an_existing_topic_partitioned_otherwise_is_an_error_saying_what_to_do():
+    kept = RecordingAdmin(existing={"events": 4})
+    provision(kept, "public/fraud", TopicPolicies(), partitions=4)  # as asked: kept
+    with pytest.raises(ValueError) as failed:
+        provision(RecordingAdmin(existing={"events": 4}), "public/fraud", TopicPolicies())
+    assert str(failed.value) == (
+        "topic persistent://public/fraud/events: has 4 partitions (asked: not partitioned): keep it with "
+        "--partitions 4, or delete the loop's topics (`streamloop undeploy --topics`, "
+        "their messages are lost)"
+    )
+    with pytest.raises(
+        ValueError, match=r"/models: has 2 partitions, but it must not be partitioned \(compacted"
+    ):
+        provision(RecordingAdmin(existing={"models": 2}), "public/fraud", TopicPolicies(), partitions=2)
+    with pytest.raises(ValueError, match="--partitions: expected 0"):
+        provision(RecordingAdmin(), "public/fraud", TopicPolicies(), partitions=-1)
+
+
+def test_deploy_passes_its_partitions_to_provisioning(monkeypatch, capsys, tmp_path):
+    admin = RecordingAdmin()
+    monkeypatch.setattr(Connection, "admin", lambda self, timeout=120.0: admin)
+    code = cli.main(["deploy", "--wait", "0", "--key-dir", str(tmp_path), "--partitions", "3"])
+    assert code == 0, capsys.readouterr()
+    assert admin.created()["events"] == 3 and admin.created()["models"] == 0
+    assert "(3 partitions)" in capsys.readouterr().out

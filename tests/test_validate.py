@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
@@ -11,7 +14,7 @@ import yaml
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "pulsar-config"
 
 
-def validate(*paths: Path) -> subprocess.CompletedProcess:
+def validate(*paths: Path | str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "streamloop", "validate", *map(str, paths)],
         capture_output=True,
@@ -87,3 +90,56 @@ def test_a_file_that_is_not_yaml_is_a_clear_error(tmp_path):
     result = validate(broken)
     assert result.returncode == 1
     assert result.stdout.startswith(f"{broken}: (file):")
+
+
+def test_a_topic_naming_one_partition_is_reported_with_its_key(tmp_path):
+    config = yaml.safe_load((CONFIG_DIR / "scorer.yaml").read_text())
+    config["userConfig"]["models_topic"] = "persistent://public/default/models-partition-0"
+    config["output"] = "persistent://public/default/predictions-partition-3"
+    scorer = tmp_path / "scorer.yaml"
+    scorer.write_text(yaml.safe_dump(config))
+    result = validate(scorer)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{scorer}: output: names one partition (persistent://public/default/predictions-partition-3): "
+        "expected the topic, persistent://public/default/predictions",
+        f"{scorer}: userConfig.models_topic: names one partition (persistent://public/default/models-partition-0):"
+        " expected the topic, persistent://public/default/models",
+    ]
+
+
+class Namespace(BaseHTTPRequestHandler):
+    """A namespace whose stream topics have 4 partitions, and whose ``metrics`` topic has 2."""
+
+    def do_GET(self) -> None:
+        name = self.path.removeprefix("/admin/v2/persistent/public/fraud/").removesuffix("/partitions")
+        count = {"metrics": 2, "models": 0, "dead-letters": 0}.get(name, 4)
+        body = json.dumps({"partitions": count}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_live_namespace_shows_each_topics_partitions_and_refuses_partitioned_metrics():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Namespace)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = validate(CONFIG_DIR, "--admin-url", url, "--namespace", "public/fraud")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "persistent://public/fraud/events: 4 partitions" in lines, lines
+    assert "persistent://public/fraud/models: not partitioned" in lines, lines
+    assert (
+        "persistent://public/fraud/metrics: has 2 partitions, but it must not be partitioned (low rate, read "
+        "back in order by `streamloop report`): delete the loop's topics (`streamloop undeploy --topics`, "
+        "their messages are lost)"
+    ) in lines, lines
+    assert "1 problem(s) in 4 file(s)" in result.stderr

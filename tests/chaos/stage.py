@@ -26,6 +26,7 @@ from corpus import Item
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.tools.admin import Admin
 from streamloop.tools.deployment import in_namespace
+from streamloop.tools.provisioning import TopicPolicies, provision
 from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
@@ -36,17 +37,21 @@ FUNCTIONS = ("features", "scorer", "joiner", "learner")
 class Stage:
     """Functions, topics and a client in the namespace ``public/<namespace>``."""
 
-    def __init__(self, cluster: Pulsar, package: Path, workdir: Path, namespace: str) -> None:
+    def __init__(
+        self, cluster: Pulsar, package: Path, workdir: Path, namespace: str, partitions: int = 0
+    ) -> None:
         self.pulsar = replace(cluster, namespace=namespace)
         self.package = package
         self.workdir = workdir
         self.namespace = namespace
         self.deployed: list[str] = []
-        self.admin = Admin(cluster.admin_url, timeout=30.0)
+        self.admin = Admin(cluster.admin_url, timeout=30.0, functions_url=cluster.functions)
         self.admin.ensure_namespace(f"{TENANT}/{namespace}")
         # Keep acked messages: the books are counted by reading every topic from the start, and without
         # retention the broker deletes fully acked ledgers (at a ledger roll-over, or a broker restart).
         self.admin.set_namespace_retention(f"{TENANT}/{namespace}", -1, -1)
+        if partitions:  # the loop's topics as `streamloop provision --partitions` makes them
+            provision(self.admin, f"{TENANT}/{namespace}", TopicPolicies(), partitions=partitions)
         self.client = pulsar_client.Client(
             cluster.service_url,
             operation_timeout_seconds=30,

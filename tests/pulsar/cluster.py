@@ -78,15 +78,25 @@ class Pulsar:
     home: Path = PULSAR_HOME
     namespace: str = NAMESPACE
     """Where ``delete``, ``status`` and ``log_tail`` look for functions (tenant ``public``)."""
+    functions_url: str = ""
+    """The functions REST API when workers run apart from the brokers (default: ``admin_url``)."""
+    logs: tuple[Path, ...] = (REPO / ".cache/pulsar/run/logs",)
+    """Where the workers write their instances' logs (``<logs>/functions/<tenant>/<ns>/<name>/``)."""
+
+    @property
+    def functions(self) -> str:
+        """Where the functions REST API answers."""
+        return self.functions_url or self.admin_url
 
     @property
     def rest(self) -> Admin:
         """The admin REST API of this cluster."""
-        return Admin(self.admin_url)
+        return Admin(self.admin_url, functions_url=self.functions)
 
     def admin(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
-        """Run ``bin/pulsar-admin --admin-url ... <args>`` and return the finished process."""
-        cmd = [str(self.home / "bin" / "pulsar-admin"), "--admin-url", self.admin_url, *args]
+        """Run ``bin/pulsar-admin --admin-url ... <args>`` (``functions`` commands at the workers)."""
+        url = self.functions if args and args[0] == "functions" else self.admin_url
+        cmd = [str(self.home / "bin" / "pulsar-admin"), "--admin-url", url, *args]
         env = {**os.environ, "PULSAR_EXTRA_OPTS": ADMIN_JAVA_OPTS}
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         if check and done.returncode != 0:
@@ -140,8 +150,8 @@ class Pulsar:
         raise AssertionError(f"{name}: not {running} running after {timeout}s: {last}\n{self.log_tail(name)}")
 
     def log_tail(self, name: str, lines: int = 40, instance: int = 0) -> str:
-        """The end of an instance's log on a local standalone (empty for a remote cluster)."""
-        for logs in (REPO / ".cache/pulsar/run/logs", self.home / "logs"):
+        """The end of an instance's log on a local cluster (empty for a remote one)."""
+        for logs in (*self.logs, self.home / "logs"):
             path = logs / "functions" / TENANT / self.namespace / name / f"{name}-{instance}.log"
             if path.exists():
                 return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

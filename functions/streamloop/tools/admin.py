@@ -11,6 +11,15 @@ so a rotated token is picked up), and ``ssl_context`` the trusted CAs, hostname 
 certificate of ``https`` URLs. A refused authentication (401), a missing permission (403) and an
 untrusted certificate each get their own message; the token never appears in one.
 
+A cluster of several brokers is named the way Pulsar's clients take it, ``http://b1:8080,b2:8080`` (each
+host may carry its own scheme). A call goes to the host that answered last; when a host cannot be reached
+(refused, reset, or silent until the timeout, before any HTTP answer) the call tries the next one, so it
+survives a dead broker; an HTTP error answer is the cluster's answer, not retried elsewhere. A broker that
+does not own a topic (or a worker that is not the leader) answers 307 with the owner's address: the call is
+sent there again, same method, body and headers, up to :data:`MAX_REDIRECTS` times. With function workers
+run apart from the brokers (``functionsWorkerEnabled=false``), the functions API is the workers':
+``functions_url`` (default: ``url``) receives every call under :data:`FUNCTIONS_PATHS`.
+
 A function is created like ``pulsar-admin functions create --function-config-file f.yaml --py pkg.zip``
 does it: ``POST /admin/v3/functions/{tenant}/{namespace}/{name}`` with a multipart body holding the
 FunctionConfig as JSON (``functionConfig``) and the package (``data``).
@@ -20,12 +29,15 @@ FunctionConfig as JSON (``functionConfig``) and the package (``data``).
 (True, True)
 >>> Admin("http://127.0.0.1:9").unavailable(timeout=1).startswith("no broker at http://127.0.0.1:9")
 True
+>>> hosts("http://127.0.0.1:8090,127.0.0.1:8091/")
+['http://127.0.0.1:8090', 'http://127.0.0.1:8091']
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import ssl
 import time
 import urllib.error
@@ -35,10 +47,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 # Models: the compacted topic keeps only the latest model per name once it holds more than this.
 COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
+# The paths the function workers serve (``functions_url``); every other one is a broker's (``url``).
+FUNCTIONS_PATHS = ("/admin/v3/functions", "/admin/v2/worker/", "/admin/v2/worker-stats/")
+MAX_REDIRECTS = 5
+_PARTITION = re.compile(r"-partition-\d+$")
+"""307/308 answers followed by one call; more is a redirect loop."""
 
 
 class AdminError(RuntimeError):
@@ -63,6 +80,27 @@ def multipart(fields: Mapping[str, tuple[str | None, bytes, str]]) -> tuple[byte
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def hosts(url: str) -> list[str]:
+    """The base URLs of a multi-host URL: ``scheme://h1:p1,h2:p2`` or ``scheme://h1:p1,scheme://h2:p2``.
+
+    >>> hosts("https://b1:8443,http://b2:8080")
+    ['https://b1:8443', 'http://b2:8080']
+    """
+    scheme = url.partition("://")[0] if "://" in url else "http"
+    return [
+        (item if "://" in item else f"{scheme}://{item}").rstrip("/")
+        for item in (part.strip() for part in url.split(","))
+        if item
+    ]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects come back as ``HTTPError``: :meth:`Admin.request` follows them for every method."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def rest_path(topic: str) -> str:
     """The REST path of a fully qualified topic.
 
@@ -74,12 +112,16 @@ def rest_path(topic: str) -> str:
 
 @dataclass
 class Admin:
-    """The admin REST API at ``url`` (e.g. ``http://127.0.0.1:8080``); calls time out after ``timeout`` s."""
+    """The admin REST API at ``url`` (e.g. ``http://127.0.0.1:8080``, or several hosts), the functions API
+    at ``functions_url`` (default: ``url``); calls time out after ``timeout`` s."""
 
     url: str = "http://127.0.0.1:8080"
     timeout: float = 120.0
     token: Callable[[], str] | None = field(default=None, repr=False)
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+    functions_url: str | None = None
+    _last: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Per URL, the index of the host that answered last."""
 
     def request(
         self,
@@ -94,36 +136,76 @@ class Admin:
 
         Statuses in ``ok`` are not errors (the call returns ``None``).
         """
-        request = urllib.request.Request(self.url.rstrip("/") + path, data=body, method=method)
-        if body is not None:
-            request.add_header("Content-Type", content_type)
-        if self.token is not None:
-            request.add_header("Authorization", f"Bearer {self.token()}")
-        try:
-            seconds = self.timeout if timeout is None else timeout
-            with urllib.request.urlopen(request, timeout=seconds, context=self.ssl_context) as answer:
-                text = answer.read()
-        except urllib.error.HTTPError as error:
-            if error.code in ok:
+        url = (self.functions_url or self.url) if path.startswith(FUNCTIONS_PATHS) else self.url
+        bases = hosts(url)
+        first = self._last.get(url, 0) % len(bases)
+        seconds = self.timeout if timeout is None else timeout
+        unreachable = []
+        for index in [*range(first, len(bases)), *range(first)]:
+            try:
+                host, answer = self._send(method, bases[index], path, body, content_type, seconds)
+            except urllib.error.HTTPError as error:
+                self._last[url] = index
+                if error.code in ok:
+                    return None
+                raise self._refusal(f"{method} {path}", error.code, error.read(), error.filename) from None
+            except urllib.error.URLError as error:
+                if isinstance(error.reason, ssl.SSLCertVerificationError):
+                    raise AdminError(
+                        f"untrusted certificate at {bases[index]}: {error.reason.verify_message}; "
+                        "pass --tls-trust-certs (or tlsTrustCertsFilePath in client.conf)"
+                    ) from None
+                unreachable.append(f"cannot reach {bases[index]} ({error.reason})")
+                continue
+            except OSError as error:  # a timeout or a reset connection before the answer
+                unreachable.append(f"no answer from {bases[index]} ({error})")
+                continue
+            self._last[url] = index
+            try:
+                with answer:
+                    text = answer.read()
+            except OSError as error:  # a timeout or a reset connection while reading the answer
+                raise AdminError(f"{method} {path}: no answer from {host} ({error})") from None
+            if not text.strip():
                 return None
-            raise self._refusal(f"{method} {path}", error.code, error.read()) from None
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, ssl.SSLCertVerificationError):
-                raise AdminError(
-                    f"untrusted certificate at {self.url}: {error.reason.verify_message}; "
-                    "pass --tls-trust-certs (or tlsTrustCertsFilePath in client.conf)"
-                ) from None
-            raise AdminError(f"{method} {path}: cannot reach {self.url} ({error.reason})") from None
-        except OSError as error:  # a timeout or a reset connection while reading the answer
-            raise AdminError(f"{method} {path}: no answer from {self.url} ({error})") from None
-        if not text.strip():
-            return None
-        try:
-            return json.loads(text)
-        except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
-            return text.decode(errors="replace")
+            try:
+                return json.loads(text)
+            except ValueError:  # a plain-text answer ("ok", Prometheus metrics)
+                return text.decode(errors="replace")
+        raise AdminError(f"{method} {path}: {'; '.join(unreachable)}")
 
-    def _refusal(self, call: str, code: int, body: bytes) -> AdminError:
+    def _send(
+        self, method: str, base: str, path: str, body: bytes | None, content_type: str, timeout: float
+    ) -> tuple[str, Any]:
+        """Send the call to ``base``, following 307/308 to where they point; the answer and who gave it."""
+        handlers: list[Any] = [_NoRedirect()]
+        if self.ssl_context is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=self.ssl_context))
+        opener = urllib.request.build_opener(*handlers)
+        target, seen = base + path, []
+        while True:
+            request = urllib.request.Request(target, data=body, method=method)
+            if body is not None:
+                request.add_header("Content-Type", content_type)
+            if self.token is not None:
+                request.add_header("Authorization", f"Bearer {self.token()}")
+            try:
+                return target, opener.open(request, timeout=timeout)
+            except urllib.error.HTTPError as error:
+                location = error.headers.get("Location")
+                if error.code not in (307, 308) or not location:
+                    raise
+                error.close()
+                seen.append(target)
+                target = urljoin(target, location)
+                if len(seen) > MAX_REDIRECTS:
+                    raise AdminError(
+                        f"{method} {path}: more than {MAX_REDIRECTS} redirects (a redirect loop?): "
+                        + " -> ".join([*seen, target]),
+                        error.code,
+                    ) from None
+
+    def _refusal(self, call: str, code: int, body: bytes, host: str) -> AdminError:
         """The error of an HTTP error answer to ``call``: the status and Pulsar's reason, or what a 401 means.
 
         Pulsar answers 401 both for a refused authentication (an HTML page from the web server) and for
@@ -135,16 +217,19 @@ class Admin:
             return AdminError(f"{call}: HTTP {code}: {text}", code)
         if reason is not None:
             return AdminError(f"{call}: HTTP {code}: not authorized: {reason}", code, not_authorized=True)
-        refused = f"{self.url} refused authentication (wrong or expired token, or none given)"
+        refused = f"{_base(host)} refused authentication (wrong or expired token, or none given)"
         return AdminError(f"{call}: HTTP {code}: {refused}", code)
 
     def unavailable(self, timeout: float = 3.0) -> str | None:
-        """Why no broker with a functions worker answers, or ``None``."""
+        """Why no broker (at ``url``) or no functions worker (at ``functions_url``) answers, or ``None``."""
         try:
             self.request("GET", "/admin/v2/brokers/ready", timeout=timeout)
-            self.request("GET", "/admin/v2/worker/cluster/leader", timeout=timeout)
         except AdminError as error:
             return f"no broker at {self.url} ({error})"
+        try:
+            self.request("GET", "/admin/v2/worker/cluster/leader", timeout=timeout)
+        except AdminError as error:
+            return f"no functions worker at {self.functions_url or self.url} ({error})"
         return None
 
     # -- namespaces and topics -------------------------------------------------------------------------
@@ -181,9 +266,12 @@ class Admin:
         while True:
             try:
                 if topics:
-                    for name in self.namespace_topics(namespace, timeout=timeout):
-                        with contextlib.suppress(AdminError):  # a partition or an already deleted topic
-                            self.request("DELETE", f"{rest_path(name)}?force=true", timeout=timeout)
+                    listed = self.namespace_topics(namespace, timeout=timeout)
+                    path = f"/admin/v2/persistent/{namespace}/partitioned"
+                    partitioned = self.request("GET", path, timeout=timeout) or []
+                    for name in sorted({_PARTITION.sub("", name) for name in [*listed, *partitioned]}):
+                        with contextlib.suppress(AdminError):  # an already deleted topic
+                            self.delete_topic(name, timeout=timeout)
                 self.request("DELETE", f"/admin/v2/namespaces/{namespace}", ok=(404,), timeout=timeout)
                 return None
             except AdminError as error:
@@ -191,15 +279,25 @@ class Admin:
                     return str(error)
             time.sleep(every)
 
-    def create_topics(
-        self, namespace: str, names: list[str], compacted: tuple[str, ...] = ("models",)
-    ) -> None:
-        """Create non-partitioned topics (existing ones are kept) and set compaction on ``compacted``."""
-        for name in names:
-            self.request("PUT", f"/admin/v2/persistent/{namespace}/{name}", ok=(409,))
-        for name in compacted:
-            path = f"/admin/v2/persistent/{namespace}/{name}/compactionThreshold"
-            self.request("POST", path, str(COMPACTION_THRESHOLD_BYTES).encode())
+    def create_topic(self, namespace: str, name: str, partitions: int = 0) -> int:
+        """Create a topic of ``partitions`` partitions (0: not partitioned) unless one of that name exists;
+        return how many the topic has (0: not partitioned), so a caller sees an existing one that differs."""
+        path = f"/admin/v2/persistent/{namespace}/{name}"
+        if partitions > 0:
+            self.request("PUT", f"{path}/partitions", str(partitions).encode(), ok=(409,))
+        else:
+            self.request("PUT", path, ok=(409,))
+        return self.partitions(f"persistent://{namespace}/{name}")
+
+    def partitions(self, topic: str, timeout: float | None = None) -> int:
+        """``topics get-partitioned-topic-metadata``: its partitions, 0 if not partitioned (or absent)."""
+        answer = self.request("GET", f"{rest_path(topic)}/partitions", ok=(404,), timeout=timeout)
+        return int((answer or {}).get("partitions") or 0)
+
+    def set_compaction(self, namespace: str, name: str) -> None:
+        """Compact the topic once it holds more than :data:`COMPACTION_THRESHOLD_BYTES`."""
+        path = f"/admin/v2/persistent/{namespace}/{name}/compactionThreshold"
+        self.request("POST", path, str(COMPACTION_THRESHOLD_BYTES).encode())
 
     def set_retention(self, namespace: str, name: str, minutes: int, megabytes: int) -> None:
         """Keep a topic's acked messages ``minutes``/``megabytes`` long (-1: unlimited), as a topic policy."""
@@ -239,10 +337,14 @@ class Admin:
         return self.request("GET", f"{rest_path(topic)}/internalStats") or {}
 
     def delete_topics(self, namespace: str, names: list[str], timeout: float | None = None) -> None:
-        """Force-delete topics (missing ones are fine)."""
+        """Force-delete topics, partitioned or not (missing ones are fine)."""
         for name in names:
-            path = f"/admin/v2/persistent/{namespace}/{name}?force=true"
-            self.request("DELETE", path, ok=(404,), timeout=timeout)
+            self.delete_topic(f"persistent://{namespace}/{name}", timeout=timeout)
+
+    def delete_topic(self, topic: str, timeout: float | None = None) -> None:
+        """Force-delete a topic with all its partitions if it is partitioned (a missing one is fine)."""
+        path = rest_path(topic) + ("/partitions" if self.partitions(topic, timeout=timeout) else "")
+        self.request("DELETE", f"{path}?force=true", ok=(404,), timeout=timeout)
 
     def topic_stats(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
         """``topics stats`` of a fully qualified topic (``msgInCounter``, ``subscriptions``, ...)."""
@@ -294,6 +396,16 @@ class Admin:
         body, content_type = multipart({"state": (None, state, "application/json")})
         path = f"/admin/v3/functions/{namespace}/{name}/state/{quote(key, safe='')}"
         self.request("POST", path, body, content_type, timeout=timeout)
+
+
+def _base(url: str) -> str:
+    """``scheme://host:port`` of a full URL.
+
+    >>> _base("http://127.0.0.1:8090/admin/v2/brokers/ready")
+    'http://127.0.0.1:8090'
+    """
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def _json_reason(body: bytes) -> str | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from streamloop.tools.admin import AdminError
-from streamloop.tools.commands import add_command
+from streamloop.tools.commands import add_admin, add_command, add_namespace
 from streamloop.tools.connection import SERVICE_URL, BrokerError, Connection, add_options
 from streamloop.worker.config import ConfigError, FunctionFile
 
@@ -44,13 +44,20 @@ def _config_files(paths: Sequence[str]) -> list[Path]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from streamloop.runtime.runner import check_function_file
 
-    problems = []
+    problems: list[object] = []
     files = _config_files(args.paths)
     for path in files:
         try:
             problems.extend(check_function_file(FunctionFile.load(path)))
         except ConfigError as error:
             problems.extend(error.problems)
+    if args.admin_url:
+        from streamloop.tools.provisioning import check_partitions
+
+        lines, live = check_partitions(Connection.from_args(args).admin(), args.namespace)
+        for line in lines:
+            print(line)
+        problems.extend(live)
     for problem in problems:
         print(problem)
     if problems:
@@ -88,12 +95,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 VALIDATE = """Check FunctionConfig YAML files and their userConfig: every problem with its file and key,
-including FunctionConfig keys that pulsar-admin would silently ignore. Exits 1 if there is any.
+including FunctionConfig keys that pulsar-admin would silently ignore, and a topic that names one partition
+(`...-partition-3`). With --admin-url, also the live namespace: each loop topic's partitions, and a
+partitioned models, metrics or dead-letters topic is a problem. Exits 1 if there is any.
 
 Examples::
 
     streamloop validate                              # every pulsar-config/*.yaml
     streamloop validate pulsar-config/learner.yaml my-features.yaml
+    streamloop validate --admin-url http://127.0.0.1:8090,127.0.0.1:8091 --namespace public/fraud
 """
 RUN = """Run the four functions in this process against a broker, until Ctrl-C (the functions must not
 also be deployed there: they would share subscriptions). To feed the loop a file on the embedded
@@ -126,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = add_command(sub, "validate", "check FunctionConfig YAMLs and their userConfig", VALIDATE)
     validate.add_argument("paths", nargs="*", default=["pulsar-config"], help="files or directories")
+    add_namespace(validate)
+    add_admin(validate, default="none: the files only")
     validate.set_defaults(handler=cmd_validate)
 
     run = add_command(sub, "run", "run the four functions in this process, on a broker", RUN)

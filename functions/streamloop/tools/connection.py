@@ -39,6 +39,7 @@ from streamloop.tools.admin import Admin
 ADMIN_URL = "http://127.0.0.1:8080"
 SERVICE_URL = "pulsar://127.0.0.1:6650"
 CLIENT_CONF_ENV = "PULSAR_CLIENT_CONF"
+FUNCTIONS_URL_ENV = "STREAMLOOP_FUNCTIONS_URL"
 TOKEN_PLUGIN = "org.apache.pulsar.client.impl.auth.AuthenticationToken"
 TLS_PLUGIN = "org.apache.pulsar.client.impl.auth.AuthenticationTls"
 # The Java class names and the C++ client's short names of the two plugins handled here.
@@ -93,11 +94,14 @@ class Connection:
     tls_hostname_verification: bool = True
     client_conf: str | None = None
     """The client.conf the settings were read from, if any (for messages)."""
+    functions_url: str | None = None
+    """The function workers' REST API when they run apart from the brokers (``None``: ``admin_url``)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Connection:
-        """The options of :func:`add_options` (and ``--admin-url``/``--service-url`` where the command has
-        them) over the ``client.conf`` they name, over the defaults."""
+        """The options of :func:`add_options` (and ``--admin-url``/``--functions-url``/``--service-url``
+        where the command has them) over the ``client.conf`` they name, over the defaults
+        (``--functions-url`` over ``$STREAMLOOP_FUNCTIONS_URL``: client.conf has no such key)."""
         conf_path = args.client_conf or environ.get(CLIENT_CONF_ENV) or None
         settings: dict[str, Any] = read_client_conf(conf_path) if conf_path else {}
         if args.token_file and (args.auth_plugin or args.auth_params):
@@ -107,6 +111,7 @@ class Connection:
         explicit = {
             "admin_url": getattr(args, "admin_url", None),
             "service_url": getattr(args, "service_url", None),
+            "functions_url": getattr(args, "functions_url", None) or environ.get(FUNCTIONS_URL_ENV) or None,
             "tls_trust_certs": args.tls_trust_certs,
             "tls_allow_insecure": args.tls_allow_insecure,
             "tls_hostname_verification": args.tls_hostname_verification,
@@ -122,14 +127,22 @@ class Connection:
 
     # -- the admin REST API ----------------------------------------------------------------------------
     def admin(self, timeout: float = 120.0) -> Admin:
-        """The admin REST client at ``admin_url`` with this authentication and TLS."""
+        """The admin REST client at ``admin_url`` (functions at ``functions_url``) with this authentication
+        and TLS."""
         if self.auth_plugin and self.auth_plugin not in TOKEN_PLUGINS + TLS_PLUGINS:
             raise ValueError(
                 f"the admin REST API client supports {TOKEN_PLUGIN} and {TLS_PLUGIN}, not {self.auth_plugin}"
             )
         token = self.token() if self.auth_plugin in TOKEN_PLUGINS else None
-        context = self.ssl_context() if urlparse(self.admin_url).scheme == "https" else None
-        return Admin(self.admin_url.rstrip("/"), timeout=timeout, token=token, ssl_context=context)
+        urls = [self.admin_url, self.functions_url or self.admin_url]
+        context = self.ssl_context() if any("https://" in url for url in urls) else None
+        return Admin(
+            self.admin_url,
+            timeout=timeout,
+            token=token,
+            ssl_context=context,
+            functions_url=self.functions_url,
+        )
 
     def ssl_context(self) -> ssl.SSLContext:
         """The trust certs (else the system's), hostname verification, and the client certificate of the
@@ -234,11 +247,15 @@ class Connection:
 
     # -- what a person is told -------------------------------------------------------------------------
     def summary(self, url: str) -> str | None:
-        """How ``url`` is reached, without the secret; ``None`` when anonymously over plain text."""
-        tls = urlparse(url).scheme in ("https", "pulsar+ssl")
-        if not (tls or self.auth_plugin):
+        """How ``url`` is reached (and the functions API, when it is elsewhere), without the secret;
+        ``None`` when anonymously over plain text, functions included."""
+        functions = self.functions_url if self.functions_url not in (None, url) else None
+        tls = any(urlparse(u).scheme in ("https", "pulsar+ssl") for u in (url, functions or url))
+        if not (tls or self.auth_plugin or functions):
             return None
         parts = [f"{url} {self._identity()}"]
+        if functions:
+            parts.append(f"functions at {functions}")
         if tls:
             parts.append(f"trusting {self.tls_trust_certs or 'the system CAs'}")
             parts.append(

@@ -16,9 +16,9 @@ writes ``IN`` with its secrets filled to ``OUT`` (mode 0600), for ``packaging/de
 >>> from streamloop.tools.terminal import plain
 >>> print(plain(status_table([("scorer", {"instances": [{"instanceId": 0, "status": {
 ...     "running": True, "numReceived": 7, "numSuccessfullyProcessed": 7, "numUserExceptions": 0,
-...     "numSystemExceptions": 0, "numRestarts": 0, "averageLatency": 1.25}}]})])))
-FUNCTION  INSTANCE  RUNNING  RECEIVED  PROCESSED  EXCEPTIONS  RESTARTS  LATENCY_MS  LAST_ERROR
-scorer    0         yes      7         7          0           0         1.25
+...     "numSystemExceptions": 0, "numRestarts": 0, "averageLatency": 1.25, "workerId": "c-w1"}}]})])))
+FUNCTION  INSTANCE  WORKER  RUNNING  RECEIVED  PROCESSED  EXCEPTIONS  RESTARTS  LATENCY_MS  LAST_ERROR
+scorer    0         c-w1    yes      7         7          0           0         1.25
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ def _error(status: dict[str, Any]) -> str:
 STATUS_COLUMNS = (
     "FUNCTION",
     "INSTANCE",
+    "WORKER",
     "RUNNING",
     "RECEIVED",
     "PROCESSED",
@@ -134,11 +135,11 @@ def all_running(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> bool:
 
 
 def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table:
-    """One row per instance of every function (``None``: not deployed)."""
+    """One row per instance of every function (``None``: not deployed), with the worker it runs on."""
     table = Table(*STATUS_COLUMNS, box=None, pad_edge=False, header_style="bold")
     for name, document in statuses:
         if document is None:
-            table.add_row(name, "-", Text("not deployed", style="yellow"))
+            table.add_row(name, "-", "-", Text("not deployed", style="yellow"))
             continue
         for instance in sorted(document.get("instances") or [], key=lambda i: i.get("instanceId", 0)):
             s = instance.get("status") or {}
@@ -146,6 +147,7 @@ def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table
             table.add_row(
                 name,
                 str(instance.get("instanceId", "")),
+                str(s.get("workerId") or "-"),
                 Text("yes", style="green") if s.get("running") else Text("no", style="red"),
                 str(s.get("numReceived", 0)),
                 str(s.get("numSuccessfullyProcessed", 0)),

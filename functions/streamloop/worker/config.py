@@ -253,6 +253,14 @@ class FunctionFile:
                         f"expected {RAW_BYTES}, got {serde!r} (the default SerDe rewrites payloads)",
                     )
                 )
+        topics = [(f"inputs[{name}]", name) for name in self.inputs]
+        topics.append(("output", str(self.config.get("output") or "")))
+        topics += [(f"userConfig.{k}", str(v)) for k, v in self.user_config.items() if k.endswith("_topic")]
+        for key, name in topics:
+            if base_topic(name) != name:
+                problems.append(
+                    Problem(src, key, f"names one partition ({name}): expected the topic, {base_topic(name)}")
+                )
         if self.config.get("skipToLatest"):
             problems.append(Problem(src, "skipToLatest", "crashes Pulsar 4.0's Python instance; remove it"))
         return problems

@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from streamloop.tools.connection import ADMIN_URL, Connection, add_options
+from streamloop.tools.connection import ADMIN_URL, FUNCTIONS_URL_ENV, Connection, add_options
 
 
 def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.ArgumentParser:
@@ -27,11 +27,18 @@ def add_command(sub: Any, name: str, summary: str, doc: str) -> argparse.Argumen
     )
 
 
-def add_admin(parser: argparse.ArgumentParser) -> None:
-    """``--admin-url`` and the credential and TLS options of the commands that use the admin REST API."""
+def add_admin(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--admin-url``, ``--functions-url`` and the credential and TLS options of the commands that use the
+    admin REST API; ``default`` says what no ``--admin-url`` means, if not the usual."""
     parser.add_argument(
         "--admin-url",
-        help=f"the admin REST API (default: webServiceUrl of the client.conf, else {ADMIN_URL})",
+        help="the admin REST API, one host or several (http://b1:8080,b2:8080) "
+        f"(default: {default or f'webServiceUrl of the client.conf, else {ADMIN_URL}'})",
+    )
+    parser.add_argument(
+        "--functions-url",
+        help=f"the function workers' REST API when they run apart from the brokers, one host or several "
+        f"(default: ${FUNCTIONS_URL_ENV}, else --admin-url; client.conf has no key for it)",
     )
     add_options(parser)
 

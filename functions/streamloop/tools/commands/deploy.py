@@ -16,6 +16,8 @@ Examples::
 
     streamloop deploy --admin-url http://127.0.0.1:8080
     streamloop deploy --namespace public/fraud --package dist/streamloop.zip --wait 300
+    streamloop deploy --admin-url http://127.0.0.1:8090,127.0.0.1:8091 \\
+        --functions-url http://127.0.0.1:6760,127.0.0.1:6761 --partitions 4
     streamloop deploy --client-conf conf/client.conf     # a secured cluster: URL, token and CAs from there
 """
 
@@ -152,7 +154,7 @@ def _provision(admin: Any, args: argparse.Namespace) -> list[str]:
     from streamloop.tools.provisioning import provision
 
     try:
-        return provision(admin, args.namespace, policies(args))
+        return provision(admin, args.namespace, policies(args), partitions=args.partitions)
     except AdminError as error:
         if not error.not_authorized:
             raise

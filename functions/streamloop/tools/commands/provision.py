@@ -1,4 +1,5 @@
-"""Make a namespace ready for the loop: the namespace, the loop's topics (``models`` compacted), their
+"""Make a namespace ready for the loop: the namespace, the loop's topics (``models`` compacted; with
+``--partitions N`` the stream topics partitioned, ``models``, ``metrics`` and ``dead-letters`` not), their
 retention (the history ``events``, ``labels``, ``examples`` forever by default; ``metrics`` a week), the
 namespace's offload threshold, and with ``--grant`` the permissions of the role that deploys and runs the
 loop (``produce,consume,functions``). ``streamloop deploy`` does this first unless ``--no-provision``; on a
@@ -9,6 +10,7 @@ Examples::
     streamloop provision --namespace public/fraud
     streamloop provision --client-conf admin.conf --namespace public/fraud --grant streamloop
     streamloop provision --namespace public/fraud --history-retention-minutes 43200 --offload-threshold-mb 256
+    streamloop provision --admin-url http://127.0.0.1:8090,127.0.0.1:8091 --partitions 4
 """
 
 from __future__ import annotations
@@ -34,11 +36,19 @@ def register(sub: Any) -> None:
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """The retention and offload options of ``provision`` and ``deploy``."""
+    """The partitioning, retention and offload options of ``provision`` and ``deploy``."""
     from streamloop.tools.provisioning import TopicPolicies
 
     defaults = TopicPolicies()
     group = parser.add_argument_group("topic policies", "what the broker keeps, and when it offloads")
+    group.add_argument(
+        "--partitions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="create events, labels, features, predictions and examples with N partitions; models, metrics "
+        "and dead-letters stay non-partitioned (default: 0, none partitioned)",
+    )
     group.add_argument(
         "--history-retention-minutes",
         type=int,
@@ -81,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     from streamloop.tools.provisioning import provision
 
     connection = Connection.from_args(args)
-    for line in provision(connection.admin(), args.namespace, policies(args), grant=args.grant):
+    admin = connection.admin()
+    for line in provision(
+        admin, args.namespace, policies(args), grant=args.grant, partitions=args.partitions
+    ):
         print(line)
     say_how_connected("provision", connection)
     return 0

@@ -1,5 +1,6 @@
-"""Show every instance of the four functions in one table: running, messages received and processed,
-exceptions, restarts, average latency and the last error line (from the admin REST API's status).
+"""Show every instance of the four functions in one table: the function worker it runs on (its
+``workerId``), running, messages received and processed, exceptions, restarts, average latency and the last
+error line (from the admin REST API's status).
 
 Exits 0 when every instance of every function runs, 1 otherwise, so scripts can wait on it.
 
@@ -7,6 +8,7 @@ Examples::
 
     streamloop status
     streamloop status --namespace public/fraud --admin-url http://pulsar.example.com:8080
+    streamloop status --functions-url http://127.0.0.1:6760,127.0.0.1:6761   # workers apart from brokers
     streamloop status --admin-url https://pulsar.example.com:8443 --token-file ~/.pulsar/token \\
         --tls-trust-certs ca.pem
     PULSAR_CLIENT_CONF=conf/client.conf streamloop status

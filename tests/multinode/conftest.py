@@ -1,0 +1,72 @@
+"""Fixtures for the tests on the multi-node cluster (``packaging/cluster.sh up``, marker ``cluster``).
+
+The cluster is two brokers, two bookies and two function workers apart from the brokers (see
+``packaging/cluster.sh``); its URLs are in :mod:`topology`. The chaos helpers (``tests/chaos``) and the
+cluster helpers (``tests/pulsar``) are reused as they are: a :class:`Stage` only needs a ``Pulsar``.
+With ``STREAMLOOP_CLUSTER_REPORT=<path>`` (``make test`` sets out/cluster.json) every scenario's books
+are written there as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "pulsar"), str(HERE.parent / "chaos")]
+
+from cluster import Pulsar, code_only_zip, generated_key_dir  # noqa: E402, F401 (a fixture)
+from stage import Stage  # noqa: E402
+from topology import CLUSTER, unavailable  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pulsar() -> Pulsar:
+    """The running multi-node cluster; skips (fails with ``STREAMLOOP_REQUIRE_PULSAR=1``) without one."""
+    reason = unavailable()
+    if reason:
+        message = f"{reason}; start it with `make cluster-up`"
+        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
+            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return CLUSTER
+
+
+@pytest.fixture(scope="session")
+def package() -> Path:
+    return code_only_zip()
+
+
+@pytest.fixture
+def stage(pulsar: Pulsar, package: Path, tmp_path: Path) -> Iterator[Stage]:
+    """A fresh namespace with the loop's topics in 2 partitions; everything in it goes afterwards."""
+    stage = Stage(pulsar, package, tmp_path, f"cluster{uuid.uuid4().hex[:8]}", partitions=2)
+    yield stage
+    stage.close()
+
+
+class Report:
+    """Scenario name → its numbers, written as JSON at the end of the session when asked for."""
+
+    def __init__(self) -> None:
+        self.scenarios: dict[str, Any] = {}
+
+    def add(self, scenario: str, numbers: dict[str, Any]) -> None:
+        self.scenarios[scenario] = numbers
+
+
+@pytest.fixture(scope="session")
+def report() -> Iterator[Report]:
+    collected = Report()
+    yield collected
+    path = os.environ.get("STREAMLOOP_CLUSTER_REPORT")
+    if path and collected.scenarios:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(collected.scenarios, indent=2, sort_keys=True) + "\n")

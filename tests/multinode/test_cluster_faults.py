@@ -1,0 +1,170 @@
+"""Node faults on the multi-node cluster, with the books pinned on both sides as in the fault scenarios.
+
+The loop runs with its topics in 2 partitions, features and scorer at parallelism 2 over the two workers,
+the joiner and the learner one instance each. Mid-stream one process gets ``kill -9``:
+
+- a **broker**: its topics move to the other broker once its metadata session expires, and every client
+  (the functions', the test's producers) reconnects there;
+- a **function worker**, with its instances (a node's death): the surviving worker takes the instances over;
+- a **bookie**: ledgers are written to both bookies (ensemble 2, write quorum 2) and acked by one (ack
+  quorum 1, ensemble changes delayed while that holds), so writes and reads go on with the survivor.
+
+After each: every event predicted, every labelled event learned exactly once, each example equal to an
+independent no-fault run's on the embedded runner, and the learner's weights equal a fresh learner fed
+those examples in the order the deployed one learned them. The killed process is started again at the end
+(``cluster.sh start``) so the next test has the whole cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from books import distinct_ids
+from checkpoints import load_checkpoint, weights
+from corpus import build
+from embedded import examples_without_faults
+from expect import check_nothing_lost
+from scenario import finish, settle
+from stage import FUNCTIONS, Stage
+from test_chaos_crash import CHECKPOINT_EVERY, LEARNER, reference, same_examples
+from topology import broker_of, cluster_sh, pid
+
+pytestmark = [pytest.mark.pulsar, pytest.mark.cluster]
+
+N_EVENTS = 600
+ITEMS_PER_SECOND = 40.0  # ~30 s of stream: the fault lands a third of the way in
+SCALED = {"features": {"parallelism": 2}, "scorer": {"parallelism": 2}}
+
+
+def placement(stage: Stage) -> dict[str, list[str]]:
+    """Function → the worker of each instance, in instance order (from ``functions status``)."""
+    out = {}
+    for name in FUNCTIONS:
+        instances = sorted(stage.pulsar.status(name).get("instances", []), key=lambda i: i["instanceId"])
+        out[name] = [i["status"].get("workerId", "") for i in instances]
+    return out
+
+
+def all_running(stage: Stage) -> bool:
+    return all(
+        stage.pulsar.status(name).get("numRunning") == SCALED.get(name, {}).get("parallelism", 1)
+        for name in FUNCTIONS
+    )
+
+
+def run_with_fault(stage: Stage, fault: Callable[[], dict[str, Any]], report: Any, scenario: str) -> None:
+    """Deploy, stream with ``fault()`` a third of the way in, then pin the books and the model."""
+    started = time.monotonic()
+    corpus = build(n_good=N_EVENTS, bad=False)
+    stage.deploy(user_config={"learner": LEARNER}, function_config=SCALED)
+    before = placement(stage)
+    assert set(before["features"]) == set(before["scorer"]) == {"worker-1", "worker-2"}, before
+    at = len(corpus.items) // 3
+    notes: dict[str, Any] = {}
+
+    def pace(i: int) -> None:
+        time.sleep(1 / ITEMS_PER_SECOND)
+        if i == at:
+            notes.update(fault())
+
+    stage.send_items(corpus.items, pace=pace)
+    finish(stage, corpus, timeout=300)
+    books = settle(stage, corpus, CHECKPOINT_EVERY, timeout=300)
+
+    check_nothing_lost(corpus, books)
+    events = {orjson.loads(i.payload)["id"] for i in corpus.items + corpus.sentinel if i.kind == "event"}
+    assert set(distinct_ids(stage.payloads("predictions"))) == events
+    deployed = distinct_ids(stage.payloads("examples"))
+    no_fault = examples_without_faults(corpus, {"learner": LEARNER})
+    assert same_examples(deployed, no_fault)
+    state = load_checkpoint(stage)
+    learned_ids = list(state.seen_ids)  # in the order the learner learned them
+    assert len(set(learned_ids)) == state.n_learned and set(learned_ids) <= set(deployed)
+    expected = reference([no_fault[i] for i in learned_ids], state.n_learned)
+    books.final_model_equals_reference = weights(state) == weights(expected.function.state)
+    books.notes = {
+        **notes,
+        "placement_before": before,
+        "placement_after": placement(stage),
+        "copies_on_topics": {t: len(stage.payloads(t)) for t in ("predictions", "examples")},
+        "checkpoint_n": state.n_learned,
+        "instances": stage.instances_ok(),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    report.add(scenario, books.as_json())
+    assert books.final_model_equals_reference
+
+
+def test_kill_9_of_a_broker_moves_its_topics_and_loses_nothing(stage: Stage, report) -> None:
+    topics = [
+        f"{stage.topic(name)}-partition-{i}" for name in ("events", "predictions", "examples") for i in (0, 1)
+    ]
+
+    def kill_broker() -> dict[str, Any]:
+        owners = {t: broker_of(stage.admin, t) for t in topics}
+        # The broker owning most of these partitions (cluster.sh names brokers by port: 6660 -> broker-1).
+        victim_port = max(set(owners.values()), key=list(owners.values()).count).rsplit(":", 1)[1]
+        victim = f"broker-{int(victim_port) - 6659}"
+        killed_pid = pid(victim)
+        cluster_sh("kill", victim)
+        moved = time.monotonic()
+        survivor = f"127.0.0.1:{6660 if victim == 'broker-2' else 6661}"
+        deadline = moved + 120
+        while any(broker_of(stage.admin, t) != survivor for t in topics):
+            assert time.monotonic() < deadline, "topics did not move to the surviving broker in 120 s"
+            time.sleep(1)
+        return {
+            "killed": {victim: killed_pid},
+            "owners_before": owners,
+            "owned_by_victim": sum(1 for o in owners.values() if o.endswith(victim_port)),
+            "topics_moved_after_s": round(time.monotonic() - moved, 1),
+        }
+
+    try:
+        run_with_fault(stage, kill_broker, report, "cluster_broker_kill")
+    finally:
+        cluster_sh("up")
+
+
+def test_kill_9_of_a_function_worker_moves_its_instances_and_loses_nothing(stage: Stage, report) -> None:
+    def kill_worker() -> dict[str, Any]:
+        hosted = placement(stage)
+        victim = "worker-1" if "worker-1" in hosted["learner"] else "worker-2"  # the learner's worker
+        survivor = "worker-2" if victim == "worker-1" else "worker-1"
+        instances = [name for name, workers in hosted.items() for w in workers if w == victim]
+        killed_pid = pid(victim)
+        cluster_sh("kill", victim)  # the worker and its instance processes, as when its node dies
+        moved = time.monotonic()
+        deadline = moved + 180
+        while not (all_running(stage) and all(set(w) == {survivor} for w in placement(stage).values())):
+            assert time.monotonic() < deadline, f"instances did not move to {survivor}: {placement(stage)}"
+            time.sleep(1)
+        return {
+            "killed": {victim: killed_pid},
+            "instances_moved": instances,
+            "instances_running_again_after_s": round(time.monotonic() - moved, 1),
+        }
+
+    try:
+        run_with_fault(stage, kill_worker, report, "cluster_worker_kill")
+    finally:
+        cluster_sh("up")
+
+
+def test_kill_9_of_a_bookie_stops_nothing(stage: Stage, report) -> None:
+    def kill_bookie() -> dict[str, Any]:
+        ledger = stage.admin.internal_stats(stage.topic("examples") + "-partition-0")["ledgers"][-1]
+        killed_pid = pid("bookie-2")
+        # bookie-2: bookie-1 also serves the workers' state endpoint, which takes a single host (see
+        # packaging/cluster.sh); every ledger and every state log is on both bookies anyway.
+        cluster_sh("kill", "bookie-2")
+        return {"killed": {"bookie-2": killed_pid}, "examples_ledger_before": ledger}
+
+    try:
+        run_with_fault(stage, kill_bookie, report, "cluster_bookie_kill")
+    finally:
+        cluster_sh("up")
