@@ -24,6 +24,7 @@ from streamloop.tools.bench.compare import (
 )
 from streamloop.tools.bench.pulsar_io import cpu_seconds, server_pids
 from streamloop.tools.bench.report import loop_target_lines, skipped
+from streamloop.tools.connection import Connection
 
 CLOSED = "127.0.0.1:9"  # the discard port: nothing answers there
 
@@ -68,6 +69,8 @@ def test_cluster_option_defaults_to_the_cluster_scripts_urls() -> None:
     assert args.cluster_functions_url == CLUSTER_FUNCTIONS_URL
     assert parse_args(["--no-cluster"]).cluster is False
     assert parse_args(["--cluster-admin-url", "http://h:1"]).cluster_admin_url == "http://h:1"
+    standalone = Connection.from_args(parse_args(["--functions-url", "http://w:6750"]), environ={})
+    assert standalone.admin().functions_url == "http://w:6750"  # the standalone's own, not the cluster's
 
 
 def test_a_run_is_summarised_with_its_p99_cpu_split_and_load() -> None:

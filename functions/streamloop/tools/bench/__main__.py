@@ -55,6 +55,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "else pulsar://127.0.0.1:6650)",
     )
     parser.add_argument(
+        "--functions-url",
+        help="... and function workers' REST API (default: $STREAMLOOP_FUNCTIONS_URL, else the admin URL)",
+    )
+    parser.add_argument(
         "--partitions",
         type=compare.parse_partitions,
         default=compare.parse_partitions("1,2,4"),

@@ -298,8 +298,8 @@ class Session:
         partitioned = (
             frozenset(self.topic(prefix, t) for t in PARTITIONED_TOPICS) if partitions > 1 else frozenset()
         )
-        for topic in sorted(partitioned):
-            self.admin.request("PUT", f"{rest_path(topic)}/partitions", str(partitions).encode())
+        for name in PARTITIONED_TOPICS if partitioned else ():
+            self.admin.create_topic(f"public/{self.namespace}", f"{prefix}-{name}", partitions)
         configs = {
             name: self.function_config(
                 name, prefix, PARALLELISM if partitioned and name in PARALLEL_FUNCTIONS else 1
