@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from streamloop.runtime.runner import Runner
-from streamloop.tools.bench import broker, families, pending, rebuild, report
+from streamloop.tools.bench import broker, compare, families, pending, rebuild, report
 from streamloop.tools.bench.ceiling import Chain, timed
 from streamloop.tools.bench.embedded import run_loop, topic_messages
 from streamloop.tools.bench.identity import run_identity
@@ -53,6 +53,44 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=os.environ.get("PULSAR_SERVICE_URL"),
         help="... and broker (default: $PULSAR_SERVICE_URL, the client.conf's brokerServiceUrl, "
         "else pulsar://127.0.0.1:6650)",
+    )
+    parser.add_argument(
+        "--functions-url",
+        help="... and function workers' REST API (default: $STREAMLOOP_FUNCTIONS_URL, else the admin URL)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=compare.parse_partitions,
+        default=compare.parse_partitions("1,2,4"),
+        help="run the deployed loop with its stream topics in each of these partition counts, 1 included "
+        "(default 1,2,4; 1: only the non-partitioned loop)",
+    )
+    parser.add_argument(
+        "--cluster",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the same loop on the multi-node cluster too (packaging/cluster.sh up), reported as skipped "
+        "when it does not answer (default: on; --no-cluster: do not try)",
+    )
+    parser.add_argument(
+        "--cluster-service-url",
+        default=compare.CLUSTER_SERVICE_URL,
+        help="the cluster's brokers (%(default)s)",
+    )
+    parser.add_argument(
+        "--cluster-admin-url",
+        default=compare.CLUSTER_ADMIN_URL,
+        help="... their admin REST API (%(default)s)",
+    )
+    parser.add_argument(
+        "--cluster-functions-url",
+        default=compare.CLUSTER_FUNCTIONS_URL,
+        help="... and the function workers' REST API (%(default)s)",
+    )
+    parser.add_argument(
+        "--cluster-dir",
+        default=compare.CLUSTER_DIR,
+        help="where packaging/cluster.sh keeps <process>/pid (their CPU time is counted; %(default)s)",
     )
     add_options(parser)
     return parser.parse_args(argv)

@@ -13,6 +13,11 @@ not counted. Start-up is ``create`` → the first message processed. The identit
 right before each deployed function, and each ratio is taken from that pair, three pairs per function
 (the median is reported): the rates of a shared 2-core machine drift by ±30% over minutes, a pair
 measured back to back much less.
+
+The whole loop (``loop_latency``) runs again with its stream topics partitioned (``loop_partitions``,
+``--partitions``), and the same runs are made on the multi-node cluster of ``--cluster-*-url``
+(``cluster``; skipped, with why, when it does not answer), whose processes' CPU time is read through the
+pid files of ``--cluster-dir``.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +38,15 @@ import pulsar
 import yaml
 
 from streamloop.runtime.keys import KeyStore
-from streamloop.tools.admin import Admin, AdminError
+from streamloop.tools.admin import Admin, AdminError, rest_path
+from streamloop.tools.bench.compare import (
+    PARALLEL_FUNCTIONS,
+    PARALLELISM,
+    PARTITIONED_TOPICS,
+    cluster_to_standalone,
+    summarise,
+    with_ratios_to_one,
+)
 from streamloop.tools.bench.pulsar_io import (
     Produced,
     TopicMessages,
@@ -40,6 +54,7 @@ from streamloop.tools.bench.pulsar_io import (
     cpu_seconds,
     instance_rss_mb,
     produce,
+    server_pids,
 )
 from streamloop.tools.bench.workload import LABEL_DELAY
 from streamloop.tools.connection import Connection
@@ -48,6 +63,8 @@ from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
 
 SKIPPED = "needs a broker (make pulsar-up)"
+NO_CLUSTER = "needs the cluster (packaging/cluster.sh up)"
+NOT_ASKED = "not asked for (--no-cluster)"
 QUICK = "not run in --quick mode (needs a broker and minutes)"
 NAMES = (
     "identity_function",
@@ -57,6 +74,8 @@ NAMES = (
     "scaling",
     "memory",
     "startup",
+    "loop_partitions",
+    "cluster",
 )
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 SATURATE_TIMEOUT = 180.0
@@ -74,24 +93,84 @@ def skipped_all(reason: str) -> dict[str, dict[str, Any]]:
 
 
 def measure(options: Any, prepare: Callable[[], TopicMessages]) -> dict[str, dict[str, Any]]:
-    """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs."""
+    """Every broker section (or every one skipped, with the reason); ``prepare`` gives the inputs.
+
+    The standalone's sections first, then its loop at each ``options.partitions`` count (the 1-partition
+    run is ``loop_latency``'s), then the same loop runs on the cluster (``cluster``) when it answers.
+    """
     if options.quick:
         return skipped_all(QUICK)
+    inputs: list[TopicMessages] = []
+
+    def streams() -> TopicMessages:  # the embedded run behind the inputs, once for both targets
+        if not inputs:
+            inputs.append(prepare())
+        return inputs[0]
+
     connection = Connection.from_args(options)
     reason = connection.admin(ADMIN_TIMEOUT).unavailable()
     if reason:
-        return skipped_all(f"{SKIPPED}: {reason}")
-    session = Session(connection, Path(options.config_dir), prepare())
+        out = skipped_all(f"{SKIPPED}: {reason}")
+    else:
+        session = Session(connection, Path(options.config_dir), streams())
+        try:
+            out = session.run_all()
+            first = {1: out["loop_latency"]} if out["loop_latency"]["status"] == "ok" else {}
+            out["loop_partitions"] = {"status": "ok", "runs": session.loop_runs(options.partitions, first)}
+        finally:
+            session.close()
     try:
-        return session.run_all()
+        out["cluster"] = measure_cluster(options, streams, out["loop_partitions"])
+    except Exception as error:  # the standalone's sections are kept
+        out["cluster"] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:500]}
+    return out
+
+
+def measure_cluster(
+    options: Any, streams: Callable[[], TopicMessages], standalone: dict[str, Any]
+) -> dict[str, Any]:
+    """The loop at each partition count on the cluster of ``--cluster-*-url``, beside the standalone's."""
+    if not options.cluster:
+        return {"status": "skipped", "reason": NOT_ASKED}
+    connection = Connection(
+        admin_url=options.cluster_admin_url,
+        service_url=options.cluster_service_url,
+        functions_url=options.cluster_functions_url,
+    )
+    reason = connection.admin(ADMIN_TIMEOUT).unavailable()
+    if reason:
+        return {"status": "skipped", "reason": f"{NO_CLUSTER}: {reason}"}
+    servers = server_pids(options.cluster_dir)
+    if not servers:
+        progress(f"no pid files under {options.cluster_dir}/*/pid: the cluster's own CPU is not counted")
+    session = Session(connection, Path(options.config_dir), streams(), servers=servers)
+    try:
+        runs = session.loop_runs(options.partitions)
     finally:
         session.close()
+    section: dict[str, Any] = {
+        "status": "ok",
+        "service_url": options.cluster_service_url,
+        "functions_url": options.cluster_functions_url,
+        "processes": sorted(servers),
+        "runs": runs,
+    }
+    if standalone["status"] == "ok":
+        section["ratio_to_standalone"] = cluster_to_standalone(runs, standalone["runs"])
+    return section
 
 
 class Session:
     """One namespace, one package, one client: runs the sections in order and cleans up."""
 
-    def __init__(self, connection: Connection, config_dir: Path, streams: TopicMessages) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        config_dir: Path,
+        streams: TopicMessages,
+        servers: dict[str, int] | None = None,
+    ) -> None:
+        self.servers = servers  # the cluster's {name: pid}; None: the local standalone
         self.admin = connection.admin(ADMIN_TIMEOUT)
         self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
         self.streams = streams
@@ -208,22 +287,61 @@ class Session:
         return out
 
     def loop_latency(self) -> dict[str, Any]:
+        return self.loop(1)
+
+    def loop(self, partitions: int) -> dict[str, Any]:
+        """The whole loop on topics ``loop-*`` (``loop-p<N>-*``: :data:`PARTITIONED_TOPICS` with ``N``
+        partitions, read by :data:`PARALLELISM` instances of :data:`PARALLEL_FUNCTIONS`), deleted after."""
         from streamloop.tools.bench.loop import run_loop_on_pulsar
 
-        configs = {name: self.function_config(name, "loop") for name in FUNCTIONS}
-        for config in configs.values():
-            self.create(config)
-        return run_loop_on_pulsar(
-            self.client,
-            lambda name: self.topic("loop", name),
-            self.streams,
-            configs,
-            rate=LOOP_RATE,
-            label_delay=LABEL_DELAY,
-            rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
-            drain=lambda timeout: drain(self.admin, configs.values(), timeout),
-            cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()]),
+        prefix = "loop" if partitions == 1 else f"loop-p{partitions}"
+        partitioned = (
+            frozenset(self.topic(prefix, t) for t in PARTITIONED_TOPICS) if partitions > 1 else frozenset()
         )
+        for name in PARTITIONED_TOPICS if partitioned else ():
+            self.admin.create_topic(f"public/{self.namespace}", f"{prefix}-{name}", partitions)
+        configs = {
+            name: self.function_config(
+                name, prefix, PARALLELISM if partitioned and name in PARALLEL_FUNCTIONS else 1
+            )
+            for name in FUNCTIONS
+        }
+        load_avg = os.getloadavg()[0]
+        progress(f"loop, {partitions} partition(s), load {load_avg:.2f}")
+        try:
+            for config in configs.values():
+                self.create(config)
+            result = run_loop_on_pulsar(
+                self.client,
+                lambda name: self.topic(prefix, name),
+                self.streams,
+                configs,
+                rate=LOOP_RATE,
+                label_delay=LABEL_DELAY,
+                rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
+                drain=lambda timeout: drain(self.admin, configs.values(), timeout, partitioned),
+                cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()], self.servers),
+            )
+        finally:
+            for function in [function_path(c) for c in configs.values() if function_path(c) in self.created]:
+                with contextlib.suppress(AdminError):
+                    self.admin.delete_function(*function, timeout=60)
+                self.created.remove(function)
+        return {**result, "partitions": partitions, "load_avg": round(load_avg, 2)}
+
+    def loop_runs(
+        self, partitions: Sequence[int], done: dict[int, dict[str, Any]] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """``{"<N>": summary}`` of the loop at each count (``done``: runs already made), with ratios to 1."""
+        runs: dict[str, dict[str, Any]] = {}
+        for count in partitions:
+            try:
+                loop = (done or {}).get(count) or self.loop(count)
+                runs[str(count)] = summarise(loop, LOOP_RATE, loop["load_avg"])
+            except Exception as error:  # one count that fails is reported, the others still run
+                runs[str(count)] = {"status": "error", "reason": f"{type(error).__name__}: {error}"[:500]}
+            progress(f"loop, {count} partition(s): {runs[str(count)]}")
+        return with_ratios_to_one(runs)
 
     # -- helpers -------------------------------------------------------------------------------------
     def function_inputs(self) -> dict[str, dict[str, list[Produced]]]:
@@ -370,7 +488,9 @@ def _crossing(series: Sequence[tuple[float, int]], level: float) -> float | None
     return None
 
 
-def drain(admin: Admin, configs: Iterable[dict[str, Any]], timeout: float) -> bool:
+def drain(
+    admin: Admin, configs: Iterable[dict[str, Any]], timeout: float, partitioned: Set[str] = frozenset()
+) -> bool:
     """Wait until each function has processed every message published to its inputs (``False``: timed out).
 
     Between the loop's phases, so a phase's latencies are not those of the previous phase's backlog.
@@ -378,7 +498,7 @@ def drain(admin: Admin, configs: Iterable[dict[str, Any]], timeout: float) -> bo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if all(_processed(admin, c) >= _published(admin, c) for c in configs):
+            if all(_processed(admin, c) >= _published(admin, c, partitioned) for c in configs):
                 return True
         except AdminError:
             pass
@@ -391,8 +511,16 @@ def _processed(admin: Admin, config: dict[str, Any]) -> int:
     return int(stats.get("processedSuccessfullyTotal") or 0)
 
 
-def _published(admin: Admin, config: dict[str, Any]) -> int:
-    return sum(int(admin.topic_stats(t, timeout=10).get("msgInCounter") or 0) for t in config["inputs"])
+def _published(admin: Admin, config: dict[str, Any], partitioned: Set[str]) -> int:
+    """Messages published to the function's inputs (a partitioned topic's: summed over its partitions)."""
+    total = 0
+    for topic in config["inputs"]:
+        if topic in partitioned:
+            stats = admin.request("GET", f"{rest_path(topic)}/partitioned-stats", timeout=10) or {}
+        else:
+            stats = admin.topic_stats(topic, timeout=10)
+        total += int(stats.get("msgInCounter") or 0)
+    return total
 
 
 def _missing(name: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -133,16 +133,32 @@ def _cpu_seconds(proc: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(namespace: str, names: Iterable[str]) -> dict[str, float]:
-    """CPU seconds used so far by the local standalone's JVM, each function's instances and this process.
+def server_pids(directory: str | Path) -> dict[str, int]:
+    """``{name: pid}`` of each ``<directory>/<name>/pid`` (packaging/cluster.sh's processes), by name."""
+    out = {}
+    for pid_file in sorted(Path(directory).glob("*/pid")):
+        text = pid_file.read_text().strip()
+        if text.isdigit():
+            out[pid_file.parent.name] = int(text)
+    return out
 
-    The broker is found by its main class on this machine; a remote broker is simply not listed.
+
+def cpu_seconds(
+    namespace: str, names: Iterable[str], servers: Mapping[str, int] | None = None
+) -> dict[str, float]:
+    """CPU seconds used so far by the Pulsar processes, each function's instances and this process.
+
+    The Pulsar processes: ``servers`` (``{name: pid}``, a cluster's), else the local standalone's JVM,
+    found by its main class (a remote broker is simply not listed).
     """
     processes = list(_processes())
     out: dict[str, float] = {}
-    for proc, cmdline in processes:
-        if "PulsarStandaloneStarter" in cmdline:
-            out["broker"] = _cpu_seconds(proc)
+    if servers is not None:
+        out.update({name: _cpu_seconds(Path(f"/proc/{pid}")) for name, pid in servers.items()})
+    else:
+        for proc, cmdline in processes:
+            if "PulsarStandaloneStarter" in cmdline:
+                out["broker"] = _cpu_seconds(proc)
     for name in names:
         out[name] = sum(_cpu_seconds(p) for p, cmdline in processes if _is_instance(cmdline, namespace, name))
     out["bench client"] = _cpu_seconds(Path("/proc/self"))

@@ -11,6 +11,8 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from streamloop.tools.bench.compare import PARALLEL_FUNCTIONS as PARTITIONED
+
 Sections = dict[str, dict[str, Any]]
 
 
@@ -138,6 +140,7 @@ def table(doc: dict[str, Any]) -> str:
     )
     lines += _rebuild_lines(sections["rebuild"])
     lines += _broker_lines(sections)
+    lines += loop_target_lines(sections)
     lines += _family_lines(sections["families"])
     return "\n".join(lines)
 
@@ -227,4 +230,68 @@ def _broker_lines(sections: Sections) -> list[str]:
     if startup := state("startup"):
         text = ", ".join(f"{n} {s['seconds']:.1f}" for n, s in startup.items() if isinstance(s, dict))
         lines.append(f"  {'create → first message processed (s)':<40} {text}")
+    return lines
+
+
+def _times(value: float | None) -> str:
+    return "–" if value is None else f"x{value:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:,.0f}"
+
+
+def _run_line(target: str, count: str, run: dict[str, Any], extra: str) -> str:
+    """``target, partitions: rate, p99 (fixed rate / near saturation), CPU per event, load; ratios``."""
+    if "events_per_s" not in run:
+        return f"  {target:<10} {count:>2}p  {run.get('status')}: {run.get('reason')}"
+    pulsar = run["pulsar_cpu_us_per_event"]
+    return (
+        f"  {target:<10} {count:>2}p {run['events_per_s']:>7,.0f} ev/s  p99 {_ms(run['p99_ms']):>6}"
+        f" / {_ms(run['p99_ms_near_saturation']):>6} ms  CPU µs/event Pulsar {_ms(pulsar):>6}"
+        f" functions {_ms(run['functions_cpu_us_per_event']):>6}  load {run['load_avg']:.2f}{extra}"
+    )
+
+
+def _ratios_text(run: dict[str, Any], versus: dict[str, float | None] | None) -> str:
+    """The run's ratios to the 1-partition run, and (a cluster run) to the standalone's."""
+    text = ""
+    if ratio := run.get("ratio_to_1"):
+        text += f"  to 1p: rate {_times(ratio['events_per_s'])} p99 {_times(ratio['p99_ms'])}"
+    if versus:
+        text += (
+            f"  to standalone: rate {_times(versus['events_per_s'])} p99 {_times(versus['p99_ms'])}"
+            f" Pulsar CPU {_times(versus['pulsar_cpu_us_per_event'])}"
+        )
+    return text
+
+
+def _fixed_rate(*sections: dict[str, Any]) -> str:
+    rates = {run["fixed_rate"] for s in sections for run in s.get("runs", {}).values() if "fixed_rate" in run}
+    return "/".join(str(rate) for rate in sorted(rates)) or "the fixed rate"
+
+
+def loop_target_lines(sections: Sections) -> list[str]:
+    """The deployed loop per partition count, on the standalone and the cluster, with their ratios."""
+    standalone, cluster = sections["loop_partitions"], sections["cluster"]
+    lines = [
+        "",
+        f"deployed loop by partitions ({', '.join(PARTITIONED)} at parallelism 2 when partitioned;"
+        f" p99 at {_fixed_rate(standalone, cluster)} ev/s / near saturation; ratios to 1 partition,"
+        " cluster to standalone)",
+    ]
+    if standalone["status"] != "ok":
+        lines.append(f"  {'standalone':<10} {standalone['status']}: {standalone.get('reason')}")
+    for count, run in standalone.get("runs", {}).items():
+        lines.append(_run_line("standalone", count, run, _ratios_text(run, None)))
+    if cluster["status"] != "ok":
+        lines.append(f"  {'cluster':<10} {cluster['status']}: {cluster.get('reason')}")
+    for count, run in cluster.get("runs", {}).items():
+        versus = cluster.get("ratio_to_standalone", {}).get(count)
+        lines.append(_run_line("cluster", count, run, _ratios_text(run, versus)))
+    for target, section in (("standalone", standalone), ("cluster", cluster)):
+        cpu = section.get("runs", {}).get("1", {}).get("cpu_us_per_event")
+        if cpu:
+            text = ", ".join(f"{name} {us:,.0f}" for name, us in cpu.items())
+            lines.append(f"  {'CPU µs per event, ' + target + ', 1 partition (saturated)':<52} {text}")
     return lines
