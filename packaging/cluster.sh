@@ -142,6 +142,9 @@ write_bookie_conf() { # write_bookie_conf NAME
   set_prop "$conf" dlog.bkcEnsembleSize 2
   set_prop "$conf" dlog.bkcWriteQuorumSize 2
   set_prop "$conf" dlog.bkcAckQuorumSize 1
+  # ... and its BookKeeper client (DistributedLog passes bkc.* on) keeps writing while the ack quorum holds,
+  # like the brokers': without it a dead bookie fails every state log's writer for good (BK error -6).
+  set_prop "$conf" dlog.bkc.delayEnsembleChange true
 }
 
 write_broker_conf() { # write_broker_conf NAME

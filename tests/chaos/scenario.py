@@ -7,6 +7,8 @@ from checkpoints import learned
 from corpus import Corpus
 from stage import Stage, wait_for
 
+from streamloop.tools.admin import AdminError
+
 
 def sent_counts(corpus: Corpus) -> dict[str, int]:
     return {
@@ -44,7 +46,11 @@ def settle(stage: Stage, corpus: Corpus, checkpoint_every: int, timeout: float =
     last: list[Books] = []
 
     def closed() -> Books | None:
-        books = stage.books(learned(stage), **sent_counts(corpus))
+        try:
+            books = stage.books(learned(stage), **sent_counts(corpus))
+        except AdminError as error:  # function state unavailable for now (a bookie failing over): poll on
+            print(f"settle: {error}")
+            return None
         # A checkpoint stores every checkpoint_every learned examples, so what it cannot have stored yet is
         # the last partial batch; the books then close only if every other example was learned once.
         books.learner_held = (books.examples - books.dead("learner")) % checkpoint_every
