@@ -14,7 +14,8 @@ export DEPLOY_ZIP
 # `make deploy PARTITIONS=4`: the stream topics (events, labels, features, predictions, examples) partitioned.
 PARTITIONS ?= 0
 
-.PHONY: venv demo test chaos bench lint docs validate pulsar-up pulsar-down pulsar-status package deploy undeploy status clean
+.PHONY: venv demo test chaos bench lint docs validate pulsar-up pulsar-down pulsar-status cluster-up cluster-down \
+	cluster-status package deploy undeploy status clean
 
 venv: $(VENV)/.installed
 
@@ -57,6 +58,17 @@ pulsar-down:
 
 pulsar-status:
 	PULSAR_SECURE=$(SECURE) packaging/pulsar.sh status
+
+# The multi-node cluster on 127.0.0.1 (ZooKeeper, two bookies, two brokers, two function workers), from the same
+# distribution: docs/production.md. It runs beside a standalone (other ports).
+cluster-up: venv
+	packaging/cluster.sh up
+
+cluster-down:
+	packaging/cluster.sh down
+
+cluster-status:
+	packaging/cluster.sh status
 
 package: venv
 	$(PY) packaging/build_zip.py

@@ -351,19 +351,26 @@ cmd_down() {
   log "down"
 }
 
-cmd_status() {
-  local name pid health rss any=0
+cmd_status() { # exit 0: every process healthy; 1: some not; 3: none running
+  local name pid health rss any=0 all=1
   for name in "${PROCESSES[@]}"; do
     if pid="$(pid_of "$name")"; then
       any=1
-      healthy "$name" && health=healthy || health="not healthy"
+      if healthy "$name"; then
+        health=healthy
+      else
+        health="not healthy"
+        all=0
+      fi
       rss="$(ps -o rss= -p "$pid" | awk '{printf "%d MB", $1 / 1024}')"
       printf '%-9s pid %-7s %-12s RSS %s\n' "$name" "$pid" "$health" "$rss"
     else
       printf '%-9s not running\n' "$name"
+      all=0
     fi
   done
   ((any)) || return 3
+  ((all)) || return 1
 }
 
 known() { # known NAME: fail unless NAME is one of the cluster's processes

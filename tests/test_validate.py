@@ -108,6 +108,21 @@ def test_a_topic_naming_one_partition_is_reported_with_its_key(tmp_path):
     ]
 
 
+def test_a_keyed_function_with_two_inputs_at_parallelism_2_is_refused(tmp_path):
+    config = yaml.safe_load((CONFIG_DIR / "joiner.yaml").read_text())
+    config["parallelism"] = 2  # its predictions and labels of one event id would reach two instances
+    joiner = tmp_path / "joiner.yaml"
+    joiner.write_text(yaml.safe_dump(config))
+    scaled = yaml.safe_load((CONFIG_DIR / "features.yaml").read_text())
+    scaled["parallelism"] = 2  # one input: Key_Shared keeps each key on one instance
+    features = tmp_path / "features.yaml"
+    features.write_text(yaml.safe_dump(scaled))
+    result = validate(joiner, features)
+    assert result.returncode == 1
+    assert [line.split(": ", 2)[:2] for line in result.stdout.splitlines()] == [[str(joiner), "parallelism"]]
+    assert "random consumer name" in result.stdout and "keep parallelism: 1" in result.stdout
+
+
 class Namespace(BaseHTTPRequestHandler):
     """A namespace whose stream topics have 4 partitions, and whose ``metrics`` topic has 2."""
 

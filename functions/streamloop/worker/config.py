@@ -177,6 +177,14 @@ FUNCTION_CONFIG_KEYS = frozenset(
 ) - {"classname"}
 
 
+SPLIT_KEYS = (
+    "{parallelism} instances of a function with several inputs on Key_Shared would split a key's messages: "
+    "Pulsar's Python runtime subscribes to each input on its own, under a random consumer name, and "
+    "Key_Shared gives each topic's key ranges to consumers by name, so a key's messages on two inputs "
+    "reach different instances; keep parallelism: 1 (docs/production.md)"
+)
+
+
 @dataclass
 class FunctionFile:
     """A Pulsar FunctionConfig YAML file, as ``pulsar-admin functions create`` reads it."""
@@ -263,4 +271,7 @@ class FunctionFile:
                 )
         if self.config.get("skipToLatest"):
             problems.append(Problem(src, "skipToLatest", "crashes Pulsar 4.0's Python instance; remove it"))
+        parallelism = self.config.get("parallelism") or 1
+        if len(self.inputs) > 1 and self.config.get("retainKeyOrdering") and int(parallelism) > 1:
+            problems.append(Problem(src, "parallelism", SPLIT_KEYS.format(parallelism=parallelism)))
         return problems

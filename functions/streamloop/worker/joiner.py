@@ -16,8 +16,9 @@ Limits: the pending set is bounded by ``max_pending`` (the oldest item is expire
 Keep it below the broker's ``maxUnackedMessagesPerConsumer`` (50,000 by default) — past that the broker
 stops dispatching and the watermark can no longer advance. Pending items ≈ event rate × label delay.
 Inputs are matched to their side by base topic, so partitioned topics (``...-partition-N``) work.
-With ``parallelism > 1`` the YAML's ``retainKeyOrdering: true`` (Key_Shared on the event id, which is the
-message key of predictions and labels) sends both halves of a pair to the same instance.
+Run one instance (``streamloop validate`` refuses more): Pulsar's Python runtime subscribes to each input
+on its own under a random consumer name, so Key_Shared on the event id would send a pair's two halves to
+different instances (measured on the cluster: docs/production.md). One instance reads every partition.
 """
 
 from __future__ import annotations

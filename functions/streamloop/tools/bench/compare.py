@@ -19,9 +19,10 @@ CLUSTER_ADMIN_URL = "http://127.0.0.1:8090,127.0.0.1:8091"
 CLUSTER_FUNCTIONS_URL = "http://127.0.0.1:6760,127.0.0.1:6761"
 CLUSTER_DIR = ".cache/pulsar/cluster"  # <name>/pid of each of its processes
 # The loop topics partitioned in a partitioned run (models, metrics and dead-letters never are), and the
-# functions run at PARALLELISM then: one instance on a partitioned topic shows only the topic's cost.
+# functions run at PARALLELISM then: one instance on a partitioned topic shows only the topic's cost. The
+# joiner stays one instance (two inputs on Key_Shared would split its pairs: docs/production.md).
 PARTITIONED_TOPICS = ("events", "features", "predictions", "labels", "examples")
-PARALLEL_FUNCTIONS = ("features", "scorer", "joiner")
+PARALLEL_FUNCTIONS = ("features", "scorer")
 PARALLELISM = 2
 FUNCTION_KEYS = ("features", "scorer", "joiner", "learner", "bench client")
 

@@ -7,7 +7,9 @@ the joiner and the learner one instance each. Mid-stream one process gets ``kill
   (the functions', the test's producers) reconnects there;
 - a **function worker**, with its instances (a node's death): the surviving worker takes the instances over;
 - a **bookie**: ledgers are written to both bookies (ensemble 2, write quorum 2) and acked by one (ack
-  quorum 1, ensemble changes delayed while that holds), so writes and reads go on with the survivor.
+  quorum 1, ensemble changes delayed while that holds), so the topics go on with the survivor; the bookie
+  is started again two thirds of the way in, with a rolling restart of the state endpoint bookie (function
+  state needs it, see the test), and a function deployed afterwards gets its state.
 
 After each: every event predicted, every labelled event learned exactly once, each example equal to an
 independent no-fault run's on the embedded runner, and the learner's weights equal a fresh learner fed
@@ -18,7 +20,9 @@ those examples in the order the deployed one learned them. The killed process is
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -56,8 +60,15 @@ def all_running(stage: Stage) -> bool:
     )
 
 
-def run_with_fault(stage: Stage, fault: Callable[[], dict[str, Any]], report: Any, scenario: str) -> None:
-    """Deploy, stream with ``fault()`` a third of the way in, then pin the books and the model."""
+def run_with_fault(
+    stage: Stage,
+    fault: Callable[[], dict[str, Any]],
+    report: Any,
+    scenario: str,
+    recover: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Deploy, stream with ``fault()`` a third of the way in (and ``recover()`` two thirds), then pin the
+    books and the model."""
     started = time.monotonic()
     corpus = build(n_good=N_EVENTS, bad=False)
     stage.deploy(user_config={"learner": LEARNER}, function_config=SCALED)
@@ -72,6 +83,8 @@ def run_with_fault(stage: Stage, fault: Callable[[], dict[str, Any]], report: An
         time.sleep(1 / ITEMS_PER_SECOND)
         if i == at:
             notes.update(fault())
+        if recover is not None and i == 2 * at:
+            notes.update(recover())
 
     stage.send_items(corpus.items, pace=pace)
     finish(stage, corpus, timeout=300)
@@ -157,16 +170,33 @@ def test_kill_9_of_a_function_worker_moves_its_instances_and_loses_nothing(stage
         cluster_sh("up")
 
 
-def test_kill_9_of_a_bookie_stops_nothing(stage: Stage, report) -> None:
+def test_kill_9_of_a_bookie_loses_nothing(
+    stage: Stage, pulsar, package: Path, tmp_path: Path, report
+) -> None:
     def kill_bookie() -> dict[str, Any]:
-        ledger = stage.admin.internal_stats(stage.topic("examples") + "-partition-0")["ledgers"][-1]
         killed_pid = pid("bookie-2")
         # bookie-2: bookie-1 also serves the workers' state endpoint, which takes a single host (see
         # packaging/cluster.sh); every ledger and every state log is on both bookies anyway.
         cluster_sh("kill", "bookie-2")
-        return {"killed": {"bookie-2": killed_pid}, "examples_ledger_before": ledger}
+        return {"killed": {"bookie-2": killed_pid}, "killed_at_s": round(time.monotonic() - began, 1)}
 
+    def restart_bookies() -> dict[str, Any]:
+        # The topics kept going on bookie-1 meanwhile; function state (stream storage) may not have: its
+        # containers move only after the dead bookie's session expires, and once bookie-2 is back the state
+        # endpoint (bookie-1) keeps failing what it forwards there until it restarts too (BookKeeper 4.17's
+        # stream storage, docs/production.md). So: bookie-2 back, then a rolling restart of bookie-1.
+        cluster_sh("start", "bookie-2")
+        cluster_sh("kill", "bookie-1")
+        cluster_sh("start", "bookie-1")
+        return {"bookies_restarted_at_s": round(time.monotonic() - began, 1)}
+
+    began = time.monotonic()
     try:
-        run_with_fault(stage, kill_bookie, report, "cluster_bookie_kill")
+        run_with_fault(stage, kill_bookie, report, "cluster_bookie_kill", recover=restart_bookies)
     finally:
         cluster_sh("up")
+    fresh = Stage(pulsar, package, tmp_path, f"cluster{uuid.uuid4().hex[:8]}", partitions=2)
+    try:
+        fresh.deploy(["features"])  # a function started now gets its state table: it runs
+    finally:
+        fresh.close()
