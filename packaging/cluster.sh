@@ -389,6 +389,10 @@ kill)
   known "${2:-}"
   pid="$(pid_of "$2")" || die "$2 is not running"
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+  for ((i = 0; i < 30; i++)); do # gone, its ports closed: `start` may follow at once
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
   rm -f "$RUN/$2/pid"
   log "killed $2 (pid $pid) with SIGKILL"
   ;;

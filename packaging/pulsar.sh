@@ -120,6 +120,11 @@ cmd_fetch() {
     log "sha512 OK; unpacking the offloaders"
     unpack "$OFFLOADERS_TARBALL" "apache-pulsar-offloaders-$PULSAR_VERSION" "${OFFLOADERS%/offloaders}"
   fi
+  # Where Pulsar's install guide puts them, too: a namespace's offload policies look in $PULSAR_HOME/offloaders
+  # whatever the broker's offloadersDirectory says (4.0.8: "No offloader found for driver 'filesystem'").
+  if [[ -z "${PULSAR_HOME:-}" && ! -e "$home/offloaders" ]]; then
+    ln -s "$OFFLOADERS" "$home/offloaders"
+  fi
   log "distribution ready at $home (offloaders: $OFFLOADERS)"
 }
 

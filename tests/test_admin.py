@@ -97,6 +97,8 @@ class Recorder(BaseHTTPRequestHandler):
             )
         )
         reply = server.script.get(self.path, (200, b'{"ok": true}', {}))
+        if isinstance(reply, list):  # answers in turn, the last one for good
+            reply = reply.pop(0) if len(reply) > 1 else reply[0]
         if reply == "drop":
             self.close_connection = True
             return
@@ -228,3 +230,21 @@ def test_topics_are_created_and_deleted_partitioned_or_not(servers):
         ("GET", f"{base}/models/partitions", b""),
         ("DELETE", f"{base}/models?force=true", b""),
     ]
+
+
+def test_a_topic_still_closing_is_deleted_on_a_later_try(servers, monkeypatch):
+    monkeypatch.setattr("streamloop.tools.admin.time.sleep", lambda seconds: None)
+    broker = servers()
+    base = "/admin/v2/persistent/public/default"
+    broker.script[f"{base}/labels/partitions"] = (200, b'{"partitions": 2}', {})
+    closing = (500, b'{"reason": "Topic is already being closed or deleted"}', {})
+    broker.script[f"{base}/labels/partitions?force=true"] = [closing, closing, (204, b"", {})]
+    broker.script[f"{base}/events/partitions"] = (200, b'{"partitions": 0}', {})
+    broker.script[f"{base}/events?force=true"] = (500, b'{"reason": "Topic has active producers"}', {})
+    admin = Admin(broker.url, timeout=5)
+    admin.delete_topic("persistent://public/default/labels")
+    deletes = [call[1] for call in broker.calls if call[0] == "DELETE"]
+    assert deletes == [f"{base}/labels/partitions?force=true"] * 3
+    with pytest.raises(AdminError, match="active producers"):  # any other refusal is not retried
+        admin.delete_topic("persistent://public/default/events")
+    assert sum(1 for call in broker.calls if call[1] == f"{base}/events?force=true") == 1

@@ -341,10 +341,22 @@ class Admin:
         for name in names:
             self.delete_topic(f"persistent://{namespace}/{name}", timeout=timeout)
 
-    def delete_topic(self, topic: str, timeout: float | None = None) -> None:
-        """Force-delete a topic with all its partitions if it is partitioned (a missing one is fine)."""
+    def delete_topic(self, topic: str, timeout: float | None = None, attempts: int = 5) -> None:
+        """Force-delete a topic with all its partitions if it is partitioned (a missing one is fine).
+
+        Right after its functions are deleted, a topic may still be closing (the workers clean up their
+        subscriptions): the broker then answers 500 "Topic is already being closed or deleted", and the
+        deletion is tried again, ``attempts`` times in all, 2 s apart.
+        """
         path = rest_path(topic) + ("/partitions" if self.partitions(topic, timeout=timeout) else "")
-        self.request("DELETE", f"{path}?force=true", ok=(404,), timeout=timeout)
+        for attempt in range(attempts):
+            try:
+                self.request("DELETE", f"{path}?force=true", ok=(404,), timeout=timeout)
+                return
+            except AdminError as error:
+                if "being closed or deleted" not in str(error) or attempt == attempts - 1:
+                    raise
+            time.sleep(2.0)
 
     def topic_stats(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
         """``topics stats`` of a fully qualified topic (``msgInCounter``, ``subscriptions``, ...)."""
