@@ -6,19 +6,17 @@ With ``STREAMLOOP_CHAOS_REPORT=<path>`` (``make chaos``) every scenario's books 
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pulsar"))
 
 from cluster import Pulsar, code_only_zip, generated_key_dir, running_cluster  # noqa: F401 (a fixture)
+from report import Report
 from stage import Stage
 
 
@@ -42,21 +40,6 @@ def stage(pulsar: Pulsar, package: Path, tmp_path: Path) -> Iterator[Stage]:
     stage.close()
 
 
-class Report:
-    """Scenario name → its numbers, written as JSON at the end of the session when asked for."""
-
-    def __init__(self) -> None:
-        self.scenarios: dict[str, Any] = {}
-
-    def add(self, scenario: str, numbers: dict[str, Any]) -> None:
-        self.scenarios[scenario] = numbers
-
-
 @pytest.fixture(scope="session")
 def report() -> Iterator[Report]:
-    collected = Report()
-    yield collected
-    path = os.environ.get("STREAMLOOP_CHAOS_REPORT")
-    if path and collected.scenarios:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(collected.scenarios, indent=2, sort_keys=True) + "\n")
+    yield from Report.written_to("STREAMLOOP_CHAOS_REPORT")

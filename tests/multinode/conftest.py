@@ -9,20 +9,18 @@ are written there as JSON.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "pulsar"), str(HERE.parent / "chaos")]
 
-from cluster import Pulsar, code_only_zip, generated_key_dir  # noqa: E402, F401 (a fixture)
+from cluster import Pulsar, code_only_zip, generated_key_dir, skip_unless_up  # noqa: E402, F401 (a fixture)
+from report import Report  # noqa: E402
 from stage import Stage  # noqa: E402
 from topology import CLUSTER, unavailable  # noqa: E402
 
@@ -30,12 +28,7 @@ from topology import CLUSTER, unavailable  # noqa: E402
 @pytest.fixture(scope="session")
 def pulsar() -> Pulsar:
     """The running multi-node cluster; skips (fails with ``STREAMLOOP_REQUIRE_PULSAR=1``) without one."""
-    reason = unavailable()
-    if reason:
-        message = f"{reason}; start it with `make cluster-up`"
-        if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
-            pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
-        pytest.skip(message)
+    skip_unless_up(unavailable(), "start it with `make cluster-up`")
     return CLUSTER
 
 
@@ -52,21 +45,6 @@ def stage(pulsar: Pulsar, package: Path, tmp_path: Path) -> Iterator[Stage]:
     stage.close()
 
 
-class Report:
-    """Scenario name → its numbers, written as JSON at the end of the session when asked for."""
-
-    def __init__(self) -> None:
-        self.scenarios: dict[str, Any] = {}
-
-    def add(self, scenario: str, numbers: dict[str, Any]) -> None:
-        self.scenarios[scenario] = numbers
-
-
 @pytest.fixture(scope="session")
 def report() -> Iterator[Report]:
-    collected = Report()
-    yield collected
-    path = os.environ.get("STREAMLOOP_CLUSTER_REPORT")
-    if path and collected.scenarios:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(collected.scenarios, indent=2, sort_keys=True) + "\n")
+    yield from Report.written_to("STREAMLOOP_CLUSTER_REPORT")

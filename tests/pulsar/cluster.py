@@ -252,14 +252,18 @@ def _quiet() -> Any:
     return pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn)
 
 
-def running_cluster() -> Pulsar:
-    """The cluster to test against; skips when there is none (fails with ``STREAMLOOP_REQUIRE_PULSAR=1``)."""
-    reason = unavailable_reason()
+def skip_unless_up(reason: str | None, how_to_start: str) -> None:
+    """Skip the test when ``reason`` says there is no cluster (fail with ``STREAMLOOP_REQUIRE_PULSAR=1``)."""
     if reason:
-        message = f"{reason}; {HOW_TO_START}"
+        message = f"{reason}; {how_to_start}"
         if os.environ.get("STREAMLOOP_REQUIRE_PULSAR") == "1":
             pytest.fail(f"STREAMLOOP_REQUIRE_PULSAR=1 but {message}", pytrace=False)
         pytest.skip(message)
+
+
+def running_cluster() -> Pulsar:
+    """The cluster to test against; skips when there is none (fails with ``STREAMLOOP_REQUIRE_PULSAR=1``)."""
+    skip_unless_up(unavailable_reason(), HOW_TO_START)
     return Pulsar()
 
 
