@@ -39,7 +39,7 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
         deployed = ok(streamloop("deploy", *cluster, "--wait", 240, cwd=tmp_path, timeout=400))
         for name in ("features", "scorer", "joiner", "learner"):
             assert f"created {namespace}/{name}" in deployed.stdout
-            assert re.search(rf"^{name}\s+0\s+yes\b", deployed.stdout, re.M), deployed.stdout
+            assert re.search(rf"^{name}\s+0\s+\S+\s+yes\b", deployed.stdout, re.M), deployed.stdout
         retention = pulsar_get(f"/admin/v2/persistent/{namespace}/examples/retention")
         assert retention == {"retentionTimeInMinutes": -1, "retentionSizeInMB": -1}  # the history: forever
 
@@ -89,13 +89,15 @@ def test_deploy_replay_report_and_metrics_on_the_standalone(pulsar: Pulsar, tmp_
         def all_processed():
             result = streamloop("status", *cluster, cwd=tmp_path)
             rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
-            done = result.returncode == 0 and int(rows["learner"][4]) >= EVENTS
+            done = (
+                result.returncode == 0 and int(rows["learner"][STATUS_COLUMNS.index("PROCESSED")]) >= EVENTS
+            )
             return result.stdout if done else None
 
         table = wait_for(all_processed, 180, "the learner to process every example", every=2.0)
         print(table)  # shown with pytest -s: what a user sees
         assert table.splitlines()[0].split() == list(STATUS_COLUMNS)  # pinned in test_cli_status_offline.py
-        assert re.search(rf"^features\s+0\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", table, re.M), table
+        assert re.search(rf"^features\s+0\s+\S+\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", table, re.M), table
 
         # Prometheus: the functions' record_metric names on the worker's /metrics.
         # (No `promotions`: the model `train` published serves from the start, so there is no cold start.)

@@ -77,7 +77,7 @@ def test_the_loop_deployed_and_fed_by_its_own_role_over_tls(secured: Secured, pa
         deploy = ("deploy", *as_loop, *cluster, "--no-provision", "--package", package, "--wait", 240)
         deployed = ok(run(*deploy, timeout=400))
         for name in FUNCTIONS:
-            assert re.search(rf"^{name}\s+0\s+yes\b", deployed.stdout, re.M), deployed.stdout
+            assert re.search(rf"^{name}\s+0\s+\S+\s+yes\b", deployed.stdout, re.M), deployed.stdout
         # The instances run with the worker's credentials, given as a token file: no token in `ps`.
         instances = [
             a for a in _process_args() if "python_instance_main" in a and namespace.split("/")[1] in a
@@ -105,14 +105,14 @@ def test_the_loop_deployed_and_fed_by_its_own_role_over_tls(secured: Secured, pa
         status = wait_for(
             lambda: (
                 (s := run("status", *as_loop, *cluster)).returncode == 0
-                and re.search(rf"^learner\s+0\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", s.stdout, re.M)
+                and re.search(rf"^learner\s+0\s+\S+\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", s.stdout, re.M)
                 and s.stdout
             ),
             180,
             "the learner to process every example",
             every=2.0,
         )
-        assert re.search(rf"^features\s+0\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", status, re.M), status
+        assert re.search(rf"^features\s+0\s+\S+\s+yes\s+{EVENTS}\s+{EVENTS}\s+0\b", status, re.M), status
         reported = ok(run("report", *broker, *as_loop, "--out", "report"))
         assert "latest window: default:boot-1 at" in reported.stdout, reported.stdout
         dead = _read_all(secured, topic % "dead-letters", 0, timeout=5)
