@@ -53,13 +53,23 @@ def _ratio(value: float | None, base: float | None) -> float | None:
     return round(value / base, 3)
 
 
+def function_of(process: str) -> str | None:
+    """The function (or the bench client) a CPU line's process name is of, ``None`` for a Pulsar process.
+
+    >>> function_of("loop-p2-features"), function_of("bench client"), function_of("broker-1")
+    ('features', 'bench client', None)
+    """
+    name = process.rsplit("-", 1)[-1]
+    return name if name in FUNCTION_KEYS else None
+
+
 def summarise(loop: Mapping[str, Any], fixed_rate: int, load_avg: float) -> dict[str, Any]:
     """One loop run's line: sustained events/s, p99 at ``fixed_rate`` and near saturation, CPU µs/event
     (per process, and the totals of the Pulsar processes and of the functions), and the load average."""
     latency = loop.get("latency_ms", {})
     near = latency.get(str(loop.get("near_saturation_rate")), {})
     cpu = dict(loop.get("cpu_us_per_event") or {})
-    pulsar = [us for name, us in cpu.items() if name not in FUNCTION_KEYS]
+    pulsar = [us for name, us in cpu.items() if function_of(name) is None]
     return {
         "events_per_s": loop["events_per_s"],
         "p99_ms": latency.get(str(fixed_rate), {}).get("p99"),
@@ -67,7 +77,9 @@ def summarise(loop: Mapping[str, Any], fixed_rate: int, load_avg: float) -> dict
         "fixed_rate": fixed_rate,
         "cpu_us_per_event": cpu,
         "pulsar_cpu_us_per_event": round(sum(pulsar), 1) if pulsar else None,
-        "functions_cpu_us_per_event": round(sum(cpu.get(name, 0.0) for name in FUNCTION_KEYS[:4]), 1),
+        "functions_cpu_us_per_event": round(
+            sum(us for name, us in cpu.items() if function_of(name) not in (None, "bench client")), 1
+        ),
         "load_avg": round(load_avg, 2),
     }
 
