@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import ssl
 import time
 import urllib.error
@@ -49,12 +48,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urljoin
 
+from streamloop.worker.config import base_topic
+
 # Models: the compacted topic keeps only the latest model per name once it holds more than this.
 COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
 # The paths the function workers serve (``functions_url``); every other one is a broker's (``url``).
 FUNCTIONS_PATHS = ("/admin/v3/functions", "/admin/v2/worker/", "/admin/v2/worker-stats/")
 MAX_REDIRECTS = 5
-_PARTITION = re.compile(r"-partition-\d+$")
 """307/308 answers followed by one call; more is a redirect loop."""
 
 
@@ -269,7 +269,7 @@ class Admin:
                     listed = self.namespace_topics(namespace, timeout=timeout)
                     path = f"/admin/v2/persistent/{namespace}/partitioned"
                     partitioned = self.request("GET", path, timeout=timeout) or []
-                    for name in sorted({_PARTITION.sub("", name) for name in [*listed, *partitioned]}):
+                    for name in sorted({base_topic(name) for name in [*listed, *partitioned]}):
                         with contextlib.suppress(AdminError):  # an already deleted topic
                             self.delete_topic(name, timeout=timeout)
                 self.request("DELETE", f"/admin/v2/namespaces/{namespace}", ok=(404,), timeout=timeout)
