@@ -320,23 +320,16 @@ wait_workers_joined() { # both workers are members of the functions cluster
 }
 
 stop_one() { # stop_one NAME SIGNAL: signal its whole process group (a worker's instances too), wait
-  local name="$1" signal="$2" pid i port
+  local name="$1" signal="$2" pid port
   pid="$(pid_of "$name")" || return 0
   kill "-$signal" -- "-$pid" 2>/dev/null || kill "-$signal" "$pid" 2>/dev/null || true
-  for ((i = 0; i < 60; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
+  if ! wait_exit "$pid" 60; then
     log "$name still alive after 60 s; killing"
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$RUN/$name/pid"
   for port in $(ports "$name"); do
-    for ((i = 0; i < 30; i++)); do
-      port_open "$port" || break
-      sleep 1
-    done
+    wait_port_closed "$port" 30 || log "$name: port $port still open 30 s after stopping"
   done
 }
 
@@ -389,10 +382,7 @@ kill)
   known "${2:-}"
   pid="$(pid_of "$2")" || die "$2 is not running"
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-  for ((i = 0; i < 30; i++)); do # gone, its ports closed: `start` may follow at once
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
+  wait_exit "$pid" 15 || log "$2 (pid $pid) still alive 15 s after SIGKILL" # gone: `start` may follow
   rm -f "$RUN/$2/pid"
   log "killed $2 (pid $pid) with SIGKILL"
   ;;

@@ -30,3 +30,21 @@ close_inherited_fds() { # in a subshell about to start a daemon: a caller's `flo
     if ((fd > 2)); then eval "exec $fd>&-"; fi
   done
 }
+
+wait_exit() { # wait_exit PID SECONDS: until PID is gone; fails if it is still alive after SECONDS
+  local i
+  for ((i = 0; i < $2 * 2; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  ! kill -0 "$1" 2>/dev/null
+}
+
+wait_port_closed() { # wait_port_closed PORT SECONDS: until nothing listens on PORT; fails after SECONDS
+  local i
+  for ((i = 0; i < $2; i++)); do
+    port_open "$1" || return 0
+    sleep 1
+  done
+  ! port_open "$1"
+}

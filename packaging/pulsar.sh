@@ -358,12 +358,7 @@ cmd_down() {
   fi
   log "stopping pid $pid"
   kill -TERM "$pid"
-  local i
-  for ((i = 0; i < 60; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
+  if ! wait_exit "$pid" 60; then
     log "still alive after 60s; killing"
     kill -KILL "$pid" 2>/dev/null || true
   fi
@@ -372,11 +367,7 @@ cmd_down() {
   rm -f "$PID_FILE"
   local port
   for port in "$BROKER_PORT" "$WEB_PORT" "${AUX_PORTS[@]}"; do
-    for ((i = 0; i < 30; i++)); do
-      port_open "$port" || break
-      sleep 1
-    done
-    ! port_open "$port" || die "port $port still open 30s after stopping"
+    wait_port_closed "$port" 30 || die "port $port still open 30s after stopping"
   done
   log "down"
 }
