@@ -35,7 +35,10 @@ chaos: venv
 	packaging/pulsar.sh up
 	STREAMLOOP_REQUIRE_PULSAR=1 STREAMLOOP_CHAOS_REPORT=out/chaos.json $(PY) -m pytest tests/chaos -m chaos -p no:cacheprovider
 
+# Every section, the real-Pulsar ones on the standalone (started if it is not up); ~25 min. Without a broker:
+# `$(PY) -m streamloop.tools.bench --quick`.
 bench: venv
+	packaging/pulsar.sh up
 	$(PY) -m streamloop.tools.bench --out out/bench.json
 
 lint: venv

@@ -6,6 +6,7 @@
 #   packaging/cluster.sh down      # stop everything (workers first), wait for the ports to close
 #   packaging/cluster.sh kill NAME # kill -9 one process (and, for a worker, its function instances)
 #   packaging/cluster.sh start NAME   # start one process again (after kill), wait until it is healthy
+#   packaging/cluster.sh restart NAME # stop one process gracefully (SIGTERM, as `down`), start it, wait
 #
 # Seven processes, each with its own ports, config and data folder under .cache/pulsar/cluster/<name>:
 #
@@ -391,8 +392,16 @@ start)
   start_one "$2"
   wait_healthy "$2"
   ;;
+restart) # a rolling restart's step: a graceful stop closes its ZooKeeper session at once (kill -9 leaves it
+  # to expire, ~30 s, while the new process registers under the same name)
+  known "${2:-}"
+  log "restarting $2"
+  stop_one "$2" TERM
+  start_one "$2"
+  wait_healthy "$2"
+  ;;
 *)
-  echo "usage: $0 {up|down|status|kill NAME|start NAME}" >&2
+  echo "usage: $0 {up|down|status|kill NAME|start NAME|restart NAME}" >&2
   exit 2
   ;;
 esac

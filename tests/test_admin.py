@@ -238,13 +238,16 @@ def test_a_topic_still_closing_is_deleted_on_a_later_try(servers, monkeypatch):
     base = "/admin/v2/persistent/public/default"
     broker.script[f"{base}/labels/partitions"] = (200, b'{"partitions": 2}', {})
     closing = (500, b'{"reason": "Topic is already being closed or deleted"}', {})
-    broker.script[f"{base}/labels/partitions?force=true"] = [closing, closing, (204, b"", {})]
+    fenced = (500, b'{"reason": "Message: Topic is already fenced"}', {})  # a cluster's partition closing
+    broker.script[f"{base}/labels/partitions?force=true"] = [closing, fenced, (204, b"", {})]
     broker.script[f"{base}/events/partitions"] = (200, b'{"partitions": 0}', {})
     broker.script[f"{base}/events?force=true"] = (500, b'{"reason": "Topic has active producers"}', {})
     admin = Admin(broker.url, timeout=5)
     admin.delete_topic("persistent://public/default/labels")
     deletes = [call[1] for call in broker.calls if call[0] == "DELETE"]
     assert deletes == [f"{base}/labels/partitions?force=true"] * 3
+    unloads = [call[1] for call in broker.calls if call[0] == "PUT"]
+    assert unloads == [f"{base}/labels/unload"]  # after the fenced answer only: unloading unfences it
     with pytest.raises(AdminError, match="active producers"):  # any other refusal is not retried
         admin.delete_topic("persistent://public/default/events")
     assert sum(1 for call in broker.calls if call[1] == f"{base}/events?force=true") == 1

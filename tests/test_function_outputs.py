@@ -1,4 +1,4 @@
-"""How a function's output producers batch: per key unless told otherwise (Key_Shared needs key batches)."""
+"""How output producers batch: per key unless told otherwise (scaled Key_Shared readers need key batches)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 import pulsar
 import pytest
+from cli_run import CONFIG_DIR
 
-from streamloop.worker.config import UserConfig, parse_user_config
+from streamloop.runtime.definition import define
+from streamloop.worker.config import FunctionFile, UserConfig, parse_user_config
 from streamloop.worker.function import StreamFunction
 
 
@@ -53,3 +55,14 @@ def test_a_zero_delay_sends_each_message_on_its_own() -> None:
     function.context = Context()
     function._producer("out")
     assert function.context.client.producers["out"]["batching_enabled"] is False
+
+
+def test_the_shipped_scorer_batches_predictions_across_keys_for_10_ms() -> None:
+    """Keyed by event id, key batches would hold one prediction each; the joiner is one instance."""
+    function: StreamFunction[UserConfig] = StreamFunction()
+    function.config = define(FunctionFile.load(CONFIG_DIR / "scorer.yaml")).config
+    function.context = Context()
+    function._producer("persistent://public/default/predictions")
+    options = function.context.client.producers["persistent://public/default/predictions"]
+    assert options["batching_type"] == pulsar.BatchingType.Default
+    assert options["batching_enabled"] and options["batching_max_publish_delay_ms"] == 10

@@ -1,6 +1,7 @@
 """A failing state store or producer never turns a good event into a dead letter: it stays unacked.
 
-Pulsar's instance nacks an input whose ``process`` raised and redelivers it; the harness' in-memory client
+A failing state read is waited for in place (features, ``worker/features/store.py``). Pulsar's instance
+nacks an input whose ``process`` raised and redelivers it; the harness' in-memory client
 does the same (``redeliver_nacked`` stands for the 60 s nack delay). A publish whose callback reports a
 failure leaves its input unacked until the instance restarts.
 """
@@ -48,19 +49,26 @@ def redeliver(h: FunctionHarness) -> None:
     h.pump()
 
 
-def test_a_failing_state_read_leaves_the_event_unacked_and_redelivers_it(monkeypatch) -> None:
+def test_a_failing_state_read_waits_for_the_store_with_the_event_unacked(monkeypatch) -> None:
+    # Not raised for redelivery: a redelivered event would come after the key's later ones.
     h = features()
-    with monkeypatch.context() as patch:
-        patch.setattr(MemoryStateStore, "get_value", broken)
-        sent = h.send(event(1), key="u1")
-    assert h.dead_letters == []
-    assert h.unacked == [sent] and h.records("features") == []
-    assert h.metrics["processing_failures"] == [1]
-    assert any("left unacked for redelivery: ConnectError" in line for line in h.logs)
+    get_value = MemoryStateStore.get_value
+    monkeypatch.setattr(MemoryStateStore, "get_value", broken)
+    seen: list[tuple[list, list]] = []
 
-    redeliver(h)  # the store is back
+    def wait(seconds: float) -> None:  # what the store's outage looks like meanwhile; back after two tries
+        seen.append((h.unacked, h.records("features")))
+        if len(seen) == 2:
+            monkeypatch.setattr(MemoryStateStore, "get_value", get_value)
+
+    monkeypatch.setattr("streamloop.worker.features.store.sleep", wait)
+    sent = h.send(event(1), key="u1")
+    assert seen == [([sent], []), ([sent], [])]
+    unreadable = "state of 'u1' unreadable (Pulsar error: ConnectError); again in 0.5 s"
+    assert any(unreadable in line for line in h.logs)
+    h.pump()
     assert h.unacked == [] and [r["id"] for r in h.records("features")] == ["e1"]
-    assert h.dead_letters == []
+    assert h.dead_letters == [] and not h.metrics.get("processing_failures")
 
 
 def test_a_failing_state_write_leaves_the_events_unacked_until_it_succeeds(monkeypatch) -> None:

@@ -9,7 +9,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 import yaml
+
+from streamloop.runtime.definition import check_function_files
+from streamloop.worker.config import FunctionFile
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "pulsar-config"
 
@@ -121,6 +125,57 @@ def test_a_keyed_function_with_two_inputs_at_parallelism_2_is_refused(tmp_path):
     assert result.returncode == 1
     assert [line.split(": ", 2)[:2] for line in result.stdout.splitlines()] == [[str(joiner), "parallelism"]]
     assert "random consumer name" in result.stdout and "keep parallelism: 1" in result.stdout
+
+
+def scaled_copy(tmp_path: Path, reader: str, parallelism: int, **scorer: object) -> Path:
+    """pulsar-config in ``tmp_path``, ``reader`` on Key_Shared at ``parallelism``, the scorer's userConfig
+    updated with ``scorer``."""
+    for file in CONFIG_DIR.glob("*.yaml"):
+        config = yaml.safe_load(file.read_text())
+        if file.stem == reader:
+            config.pop("retainOrdering", None)
+            config.update(retainKeyOrdering=True, parallelism=parallelism)
+        if file.stem == "scorer":
+            config["userConfig"].update(scorer)
+        (tmp_path / file.name).write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def test_a_scaled_joiner_is_told_to_keep_one_instance_and_the_scorer_to_batch_by_key(tmp_path):
+    directory = scaled_copy(tmp_path, "joiner", 2)
+    result = validate(directory)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert [line.split(": ", 2)[:2] for line in lines] == [
+        [str(directory / "joiner.yaml"), "parallelism"],
+        [str(directory / "scorer.yaml"), "userConfig.batch_by_key"],
+    ], lines
+    assert (
+        f"but {directory / 'joiner.yaml'} reads persistent://public/default/predictions on Key_Shared with "
+        "parallelism 2"
+    ) in lines[1]
+    assert lines[1].endswith("set batch_by_key: true, or max_publish_delay_ms: 0")
+
+
+@pytest.mark.parametrize("scorer", [{"batch_by_key": True}, {"max_publish_delay_ms": 0}])
+def test_a_scaled_joiner_fed_key_batches_or_no_batches_is_only_told_to_keep_one_instance(tmp_path, scorer):
+    result = validate(scaled_copy(tmp_path, "joiner", 2, **scorer))
+    assert [line.split(": ", 2)[1] for line in result.stdout.splitlines()] == ["parallelism"]
+
+
+@pytest.mark.parametrize(
+    ("publisher", "reader"), [("scorer", "joiner"), ("features", "scorer"), ("joiner", "learner")]
+)
+def test_mixed_key_batches_are_refused_only_into_a_key_shared_reader_with_several_instances(
+    tmp_path, publisher, reader
+):
+    def problems(parallelism: int) -> list[tuple[str, str]]:
+        directory = scaled_copy(tmp_path, reader, parallelism)
+        files = [FunctionFile.load(path) for path in sorted(directory.glob("*.yaml"))]
+        return [(p.source, p.key) for p in check_function_files(files) if p.key != "parallelism"]
+
+    assert problems(1) == []
+    assert problems(2) == [(str(tmp_path / f"{publisher}.yaml"), "userConfig.batch_by_key")]
 
 
 class Namespace(BaseHTTPRequestHandler):

@@ -217,3 +217,27 @@ def test_the_merge_that_lost_a_segment_now_keeps_every_prefix_loadable() -> None
         loaded = CheckpointStore(Crashed(log[:end]), KEY, SECRET).load()
         assert loaded is None or (loaded["n"], list(loaded["ids"])) in saved
     assert ("ck/segment/0", "") in log
+
+
+def test_an_input_is_released_by_the_commit_after_its_window_is_flushed_not_by_an_earlier_one() -> None:
+    from streamloop.worker.features import FeaturesConfig, Featurizer
+    from streamloop.worker.features.store import StateCache
+
+    store = Recording()
+    state = WriteBehindState(store)
+    spec = {"features": [{"name": "n", "kind": "window", "agg": "count", "window": 60}]}
+    layout = Featurizer(FeaturesConfig.model_validate(spec).features).windows
+    cache = StateCache(
+        state, layout, flush_every=2, flush_seconds=60, cache_seconds=60, max_keys=10, now=0.0, shared=False
+    )
+    event = Input()
+    event.hold()  # the one process() holds
+    cache.updated("a", cache.get("a", 0.0), event)  # its window, in memory only
+    event.release()
+    state.put_state("serving/default/0", "model")  # other state of the same function, committed first
+    state.commit()
+    assert state.step(timeout=0) and not event.released.is_set()
+    cache.flush(0.0)
+    state.commit()
+    assert state.step(timeout=0) and event.released.is_set()
+    assert "window:a" in store.values

@@ -26,13 +26,19 @@ def finish(stage: Stage, corpus: Corpus, dead: int = 0, timeout: float = 240.0) 
     has settled; its label follows its prediction.
     """
     good = corpus.count("event", "good") - 1
-    wait_for(
-        lambda: (
-            len(distinct_ids(stage.payloads("predictions"))) == good and len(stage.dead_letters()) >= dead
-        ),
-        timeout,
-        f"{good} predictions and {dead} dead letters",
-    )
+    try:
+        wait_for(
+            lambda: (
+                len(distinct_ids(stage.payloads("predictions"))) == good and len(stage.dead_letters()) >= dead
+            ),
+            timeout,
+            f"{good} predictions and {dead} dead letters",
+        )
+    except AssertionError as error:
+        seen = len(distinct_ids(stage.payloads("predictions")))
+        raise AssertionError(
+            f"{error}; {seen} predicted; where the stream stands: {stage.progress()}"
+        ) from None
     stage.send_items(corpus.sentinel[:1])
     wait_for(
         lambda: "sentinel" in distinct_ids(stage.payloads("predictions")), 60, "the sentinel's prediction"

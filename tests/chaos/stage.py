@@ -24,7 +24,7 @@ from cluster import REPO, TENANT, Pulsar, wait_for
 from corpus import Item
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
-from streamloop.tools.admin import Admin
+from streamloop.tools.admin import Admin, AdminError
 from streamloop.tools.deployment import in_namespace
 from streamloop.tools.provisioning import TopicPolicies, provision
 from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
@@ -44,6 +44,7 @@ class Stage:
         self.package = package
         self.workdir = workdir
         self.namespace = namespace
+        self.partitions = partitions
         self.deployed: list[str] = []
         self.admin = Admin(cluster.admin_url, timeout=30.0, functions_url=cluster.functions)
         self.admin.ensure_namespace(f"{TENANT}/{namespace}")
@@ -124,6 +125,35 @@ class Stage:
                 "system_exceptions": sum(i.get("numSystemExceptions", 0) for i in instances),
                 "user_exceptions": sum(i.get("numUserExceptions", 0) for i in instances),
             }
+        return out
+
+    def progress(self) -> dict[str, Any]:
+        """What each instance received and processed, and each topic's subscription backlogs: printed when
+        a wait times out, to show where the stream stopped."""
+        out: dict[str, Any] = {}
+        for name in self.deployed:
+            out[name] = [
+                (
+                    i["instanceId"],
+                    i["status"].get("workerId"),
+                    i["status"].get("numReceived"),
+                    i["status"].get("numSuccessfullyProcessed"),
+                    i["status"].get("running"),
+                )
+                for i in self.pulsar.status(name).get("instances", [])
+            ]
+        parts = [f"-partition-{i}" for i in range(self.partitions)] or [""]
+        for name in ("events", "features", "predictions", "labels", "examples"):
+            for part in parts:
+                try:
+                    stats = self.admin.topic_stats(self.topic(name) + part)
+                except AdminError as error:
+                    out[name + part] = str(error)
+                    continue
+                out[name + part] = {
+                    sub: (s.get("msgBacklog"), s.get("unackedMessages"), len(s.get("consumers", [])))
+                    for sub, s in stats.get("subscriptions", {}).items()
+                }
         return out
 
     def errors(self, name: str) -> list[str]:

@@ -46,8 +46,27 @@ def same_examples(deployed: dict[str, dict], no_fault: dict[str, dict]) -> bool:
     differ = [
         i for i in deployed if (deployed[i]["x"], deployed[i]["y"]) != (no_fault[i]["x"], no_fault[i]["y"])
     ]
-    assert not differ, [(i, deployed[i]["x"], no_fault[i]["x"]) for i in differ[:5]]
+    assert not differ, f"{len(differ)} of {len(deployed)} examples differ: " + "; ".join(
+        f"{i}: " + ", ".join(_changes(deployed[i], no_fault[i])) for i in differ[:8]
+    )
     return True
+
+
+def _changes(deployed: dict, no_fault: dict) -> list[str]:
+    """``name deployed != no-fault`` for each feature (and ``y``) that differs."""
+    out = feature_changes(deployed["x"], no_fault["x"])
+    if deployed["y"] != no_fault["y"]:
+        out.append(f"y {deployed['y']} != {no_fault['y']}")
+    return out
+
+
+def feature_changes(x: dict[str, float], expected: dict[str, float]) -> list[str]:
+    """``name got != expected`` for each feature that differs (or is missing on one side)."""
+    return [
+        f"{n} {x.get(n)} != {expected.get(n)}"
+        for n in sorted(set(x) | set(expected))
+        if x.get(n) != expected.get(n)
+    ]
 
 
 def test_kill_9_of_each_function_mid_stream_loses_and_double_learns_nothing(stage: Stage, report) -> None:

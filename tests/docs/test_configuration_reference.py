@@ -10,6 +10,7 @@ from streamloop.tools.configdoc import render
 from streamloop.worker.config import UserConfig
 from streamloop.worker.features.config import FeaturesConfig
 from streamloop.worker.features.spec import SPEC_KINDS
+from streamloop.worker.fused import FeaturesScorerConfig
 from streamloop.worker.joiner import JoinerConfig
 from streamloop.worker.learner.models import ModelSpec, RiverObject
 from streamloop.worker.learner.promotion import PromotionConfig
@@ -35,7 +36,14 @@ def test_every_key_of_every_function_is_documented():
 def test_every_field_is_described_in_one_style():
     """Attribute docstrings (pydantic's field descriptions): one sentence or more, capitalised, ending
     with a full stop."""
-    models = [FeaturesConfig, *SPEC_KINDS.values(), ScorerConfig, JoinerConfig, LearnerConfig]
+    models = [
+        FeaturesConfig,
+        *SPEC_KINDS.values(),
+        ScorerConfig,
+        FeaturesScorerConfig,
+        JoinerConfig,
+        LearnerConfig,
+    ]
     for model in [*models, PromotionConfig, ModelSpec, RiverObject]:
         for name, field in model.model_fields.items():
             text = field.description or ""

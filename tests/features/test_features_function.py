@@ -209,7 +209,7 @@ def test_parallel_instances_give_the_same_features() -> None:
 
 def test_a_key_is_reread_after_being_idle(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streamloop.worker.features.function.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streamloop.worker.features.step.monotonic", lambda: clock[0])
     h = harness({**CONFIG, "state_flush_every": 1, "state_cache_seconds": 30})
     h.send(event(0))
     # Another instance serves u1 meanwhile and saves its state.
@@ -225,9 +225,85 @@ def test_a_key_is_reread_after_being_idle(monkeypatch: pytest.MonkeyPatch) -> No
     assert h.records(FEATURES)[-1]["x"]["n_1h"] == 3.0  # idle > 30 s: re-read e0, e1 from state, + e3
 
 
+def unavailable(*args: object) -> None:
+    raise ConnectionError("table service unavailable")
+
+
+def test_a_key_whose_write_is_not_stored_is_not_reread_however_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("streamloop.worker.features.step.monotonic", lambda: clock[0])
+    h = harness({**CONFIG, "state_flush_every": 1, "state_cache_seconds": 30})
+    store = h.runner.state[h.name]
+    put = store.put
+    h.send(event(0))  # stored
+    store.put = unavailable
+    h.send(event(1))  # its write fails, retried
+    clock[0] += 31
+    h.send(event(2))
+    assert h.records(FEATURES)[-1]["x"]["n_1h"] == 3.0  # from memory: the stored value lacks e1
+    store.put = put
+    h.pump()
+    assert h.unacked == []
+
+
+def test_with_more_instances_a_key_is_reread_after_each_write_of_the_state() -> None:
+    # Key_Shared moves a key to another instance whenever consumers join or leave (a reconnect after a
+    # broker's failover) and back, without telling either: the cache must not outlive the write.
+    h = harness({**CONFIG, "state_flush_every": 1}, parallelism=2)
+    h.send(event(0))
+    other = harness({**CONFIG, "state_flush_every": 1})  # the instance that served u1 meanwhile
+    other.send(event(0))
+    other.send(event(1))
+    h.runner.state[h.name].table.update(other.state)
+    h.send(event(2))
+    assert h.records(FEATURES)[-1]["x"]["n_1h"] == 3.0  # e0, e1 from state, + e2: no idle time needed
+
+
+def test_with_more_instances_a_store_outage_goes_on_from_the_keys_in_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    h = harness({**CONFIG, "state_flush_every": 1}, parallelism=2)
+    store = h.runner.state[h.name]
+    down = {"put": False, "get_value": False}
+    for name in down:  # the table service's writes and reads, each failing while down
+        call = getattr(store, name)
+
+        def call_or_fail(*args: object, name: str = name, call: object = call) -> object:
+            if down[name]:
+                raise ConnectionError("table service unavailable")
+            return call(*args)  # type: ignore[operator]
+
+        setattr(store, name, call_or_fail)
+
+    h.send(event(0))  # stored
+    down["put"] = True
+    h.send(event(1))  # u1 read again (its write was stored), its own write fails and is retried
+    down["get_value"] = True
+    held = [h.send(event(i)) for i in (2, 3)]  # u1's updates are not stored: computed from memory
+    assert [r["x"]["n_1h"] for r in h.records(FEATURES)] == [1.0, 2.0, 3.0, 4.0]
+    assert set(held) <= set(h.unacked)
+    down["put"] = down["get_value"] = False
+    h.pump()
+    assert h.unacked == [] and [e[1] for e in orjson.loads(h.state[STATE_PREFIX + "u1"])["log"]][-1] == "e3"
+    down["get_value"] = True  # u1's updates are stored: its next event reads it, the read fails
+    h.send(event(4))  # ... so it goes on from the copy in memory, in order (a redelivery would not be)
+    waited: list[float] = []
+
+    def wait(seconds: float) -> None:  # the store answers again after three tries
+        waited.append(seconds)
+        down["get_value"] = len(waited) < 3
+
+    monkeypatch.setattr("streamloop.worker.features.store.sleep", wait)
+    h.send(event(5, key="u2"))  # no copy of u2: its read waits for the store, in place (not redelivered)
+    assert waited == [0.5, 1.0, 2.0]
+    assert [(r["id"], r["x"]["n_1h"]) for r in h.records(FEATURES)][-2:] == [("e4", 5.0), ("e5", 1.0)]
+    h.pump()
+    assert h.unacked == [] and not h.metrics.get("processing_failures")
+
+
 def test_state_is_saved_on_a_time_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("streamloop.worker.features.function.monotonic", lambda: clock[0])
+    monkeypatch.setattr("streamloop.worker.features.step.monotonic", lambda: clock[0])
     h = harness({**CONFIG, "state_flush_every": 1000, "state_flush_seconds": 2})
     first = h.send(event(0))
     assert h.unacked == [first]

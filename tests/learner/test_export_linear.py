@@ -135,6 +135,9 @@ def check_regressor(model: Any, names: list[str], X: np.ndarray) -> None:
         if math.isnan(want):
             assert math.isnan(got)
             continue
+        if abs(want) > np.finfo(np.float32).max:  # beyond float32, which the ONNX graph computes in
+            assert float(got) == math.copysign(math.inf, want)
+            continue
         assert float(got) == pytest.approx(want, abs=1e-5, rel=1e-6)
 
 

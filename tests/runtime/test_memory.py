@@ -195,6 +195,29 @@ def test_negative_ack_redelivers_after_the_delay():
     assert [m.redelivery_count() for m in drain(consumer)] == [1]
 
 
+def test_a_message_redelivered_again_and_again_is_the_same_message_counted_each_time():
+    client = MemoryClient()
+    consumer = client.subscribe("t", "s", initial_position=EARLIEST)
+    producer = client.create_producer("t")
+    producer.send(b"x", properties={"p": "1"}, partition_key="k", event_timestamp=7)
+    first = consumer.receive(timeout_millis=0)
+    consumer.close()  # a crash: redelivered once
+    consumer = client.subscribe("t", "s")
+    consumer.negative_acknowledge(consumer.receive(timeout_millis=0))
+    assert client.unacked("t", "s") == [first.message_id()]  # nacked: still unacked
+    client.redeliver_nacked()  # twice
+    consumer.close()  # received by nobody yet: handed back as delivered, three times now
+    (again,) = drain(client.subscribe("t", "s"))
+    assert again.redelivery_count() == 3
+    assert (again.data(), again.properties(), again.partition_key(), again.event_timestamp()) == (
+        b"x",
+        {"p": "1"},
+        "k",
+        7,
+    )
+    assert (again.message_id(), again.publish_timestamp()) == (first.message_id(), first.publish_timestamp())
+
+
 def test_unsubscribe_deletes_the_backlog():
     client = MemoryClient()
     consumer = client.subscribe("t", "s")

@@ -8,8 +8,9 @@ import orjson
 import pulsar
 import pytest
 import yaml
+from cli_run import CONFIG_DIR
 
-from streamloop.runtime.definition import check_function_file, define
+from streamloop.runtime.definition import check_function_files, define
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.runner import Runner
 from streamloop.worker.config import ConfigError, FunctionFile
@@ -60,9 +61,25 @@ def test_overrides_are_validated_too(tmp_path, relay):
         Runner.from_files([path], user_config={"a": {"factor": 0}})
     runner = Runner.from_files([path], user_config={"a": {"factor": 3.0}})
     assert runner.user_config("a").factor == 3.0
-    assert check_function_file(FunctionFile.load(path), {"factor": "x"})[0].key == "userConfig.factor"
+    [problem] = check_function_files([FunctionFile.load(path)], {"a": {"factor": "x"}})
+    assert problem.key == "userConfig.factor"
     with pytest.raises(ValueError, match="unknown functions"):
         Runner.from_files([path], user_config={"nope": {}})
+
+
+def test_mixed_key_batches_into_a_scaled_key_shared_reader_are_refused_unless_overridden(tmp_path):
+    for file in CONFIG_DIR.glob("*.yaml"):
+        config = yaml.safe_load(file.read_text())
+        if file.stem == "scorer":
+            config.update(retainKeyOrdering=True, parallelism=2)  # features batch mixed keys into it
+        (tmp_path / file.name).write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as caught:
+        Runner.from_directory(tmp_path)
+    assert [(p.source, p.key) for p in caught.value.problems] == [
+        (str(tmp_path / "features.yaml"), "userConfig.batch_by_key")
+    ]
+    runner = Runner.from_directory(tmp_path, user_config={"features": {"batch_by_key": True}})
+    assert runner.definitions["scorer"].consumer_type == pulsar.ConsumerType.KeyShared
 
 
 @pytest.mark.parametrize(

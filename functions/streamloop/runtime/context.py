@@ -52,6 +52,7 @@ class FunctionSpec:
     output_serde: str = ""
     user_config: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, Any] = field(default_factory=dict)
+    parallelism: int = 1
     function_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -163,6 +164,10 @@ class FunctionContext(Context):
 
     def get_instance_id(self) -> str:
         return self.instance_id
+
+    def get_num_instances(self) -> int:
+        """The function's parallelism (Java's ``Context.getNumInstances``; not in Pulsar's Python Context)."""
+        return self.spec.parallelism
 
     def get_logger(self) -> logging.Logger:
         return self.log

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,6 @@ class FunctionDefinition:
     function_class: type
     spec: FunctionSpec
     source: str
-    parallelism: int = 1
     subscription: str = ""
     consumer_type: pulsar.ConsumerType = pulsar.ConsumerType.Shared
     initial_position: pulsar.InitialPosition = pulsar.InitialPosition.Latest
@@ -40,6 +39,10 @@ class FunctionDefinition:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def parallelism(self) -> int:
+        return self.spec.parallelism
 
 
 def worker_class_paths(name: str) -> list[str]:
@@ -78,13 +81,53 @@ def resolve_class(class_name: str, source: str) -> type:
     return value
 
 
-def check_function_file(
-    file: FunctionFile,
-    user_config: Mapping[str, Any] | None = None,
-    function_class: type | None = None,
+def check_function_files(
+    files: Sequence[FunctionFile], user_config: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[Problem]:
-    """Every problem of ``file``: FunctionConfig keys, ``className`` and ``userConfig`` (with overrides)."""
-    return _check(file, user_config, function_class)[0]
+    """Every problem of each file (FunctionConfig keys, ``className``, ``userConfig`` with the overrides
+    of ``user_config`` by function name), then those between files (:func:`check_key_batches`)."""
+    overrides = user_config or {}
+    checked = [(file, *_check(file, overrides.get(file.name), None)) for file in files]
+    problems = [problem for _, file_problems, _, _ in checked for problem in file_problems]
+    return problems + check_key_batches([(file, config) for file, _, _, config in checked])
+
+
+KEY_BATCHES = (
+    "false lets one batch hold several keys, but {reader} reads {topic} on Key_Shared with parallelism "
+    "{parallelism}: a batch reaches one instance whole, so a key's messages could reach an instance other "
+    "than the one its hash range names (producers feeding Key_Shared must use key-based batching or none); "
+    "set batch_by_key: true, or max_publish_delay_ms: 0"
+)
+
+
+def check_key_batches(functions: Sequence[tuple[FunctionFile, UserConfig | None]]) -> list[Problem]:
+    """A function batching mixed keys into a topic that another reads on Key_Shared with several instances.
+
+    Its producers (:meth:`StreamFunction._producer`) batch every topic it publishes to alike: the output,
+    the dead-letter and the metrics topics. ``None`` is a ``userConfig`` that did not validate (already a
+    problem of its own).
+    """
+    readers = [
+        (reader, {qualify(name) for name in reader.inputs})
+        for reader, _ in functions
+        if reader.key_shared and reader.parallelism > 1
+    ]
+    problems = []
+    for file, config in functions:
+        if config is None or config.batch_by_key or config.max_publish_delay_ms == 0:
+            continue
+        published = [str(file.config.get("output") or ""), config.dead_letter_topic, config.metrics_topic]
+        for name in sorted({qualify(name) for name in published if name}):
+            problems += [
+                Problem(
+                    str(file.path),
+                    "userConfig.batch_by_key",
+                    KEY_BATCHES.format(reader=reader.path, topic=name, parallelism=reader.parallelism),
+                )
+                for reader, inputs in readers
+                if name in inputs
+            ]
+    return problems
 
 
 def _check(
@@ -134,10 +177,11 @@ def define(
         output_serde=str(c.get("outputSerdeClassName") or ""),
         user_config=merged,
         secrets={**file.secrets, **(secrets or {})},
+        parallelism=file.parallelism,
     )
     if c.get("retainOrdering"):
         consumer_type = pulsar.ConsumerType.Failover
-    elif c.get("retainKeyOrdering"):
+    elif file.key_shared:
         consumer_type = pulsar.ConsumerType.KeyShared
     else:
         consumer_type = pulsar.ConsumerType.Shared
@@ -147,7 +191,6 @@ def define(
         function_class=function_class,
         spec=spec,
         source=str(file.path),
-        parallelism=file.parallelism,
         subscription=str(c.get("subName") or "").strip() or spec.fqfn,
         consumer_type=consumer_type,
         initial_position=pulsar.InitialPosition.Earliest if earliest else pulsar.InitialPosition.Latest,

@@ -164,6 +164,12 @@ def _seq_of(msg_or_id: Any) -> int:
 # tracking: a long log of Message objects would make every full collection walk all of them.
 Stored = tuple[bytes, str, "dict[str, str] | None", int, int, int]
 
+# A delivered message not yet acked, as its consumer keeps it: (topic name, entry, redelivery count). Plain
+# values too, which the collector stops tracking: the unacked messages a function holds for long (the
+# joiner's pending set, the learner's examples until a checkpoint) are no longer walked by every full
+# collection, nor counted towards starting one. The Message is rebuilt from the log to redeliver it.
+Unacked = tuple[str, int, int]
+
 
 class _Topic:
     """A topic's log and its subscriptions."""
@@ -181,8 +187,8 @@ class _Topic:
     def compacted(self) -> bool:
         return self.last_entry is not None
 
-    def message(self, entry: int) -> Message:
-        """The stored message at ``entry``, as a new :class:`Message`."""
+    def message(self, entry: int, redeliveries: int = 0) -> Message:
+        """The message stored at ``entry``, new, as delivered ``redeliveries`` times before."""
         data, key, properties, event_ts, publish_ts, seq = self.log[entry]
         return Message(
             data,
@@ -192,6 +198,7 @@ class _Topic:
             publish_ts,
             MessageId(self.ledger, entry, seq),
             self.name,
+            redeliveries,
         )
 
     def compact(self, compacted: bool) -> None:
@@ -367,13 +374,19 @@ class MemoryConsumer:
         self._client = client
         self.name = name
         self._queue: deque[Message] = deque()
-        self._outstanding: dict[int, Message] = {}  # delivered (queued or received), not yet acked
+        self._outstanding: dict[int, Unacked] = {}  # by seq: delivered (queued or received), not yet acked
         self._subscriptions: list[_Subscription] = []
         self._closed = False
 
     def _push(self, msg: Message) -> None:
         self._queue.append(msg)
-        self._outstanding[msg._id._seq] = msg
+        msg_id = msg._id
+        self._outstanding[msg_id._seq] = (msg._topic, msg_id._entry, msg._redeliveries)
+
+    def _message(self, unacked: Unacked) -> Message:
+        """The unacked message, as it was delivered."""
+        name, entry, redeliveries = unacked
+        return self._client.topic(name).message(entry, redeliveries)
 
     def topic(self) -> str:
         return self._subscriptions[0].topic.name
@@ -409,9 +422,9 @@ class MemoryConsumer:
 
     def negative_acknowledge(self, message: Message | MessageId) -> None:
         """Redeliver later: when :meth:`MemoryClient.redeliver_nacked` runs (the nack delay elapsing)."""
-        msg = self._outstanding.pop(_seq_of(message), None)
-        if msg is not None:
-            self._client._nacked.append((self, msg))
+        unacked = self._outstanding.pop(_seq_of(message), None)
+        if unacked is not None:
+            self._client._nacked.append((self, self._message(unacked)))
 
     def close(self) -> None:
         """Disconnect without acking: every unacked message is redelivered, in order (a crash)."""
@@ -422,7 +435,8 @@ class MemoryConsumer:
         self._outstanding.clear()
         self._queue.clear()
         for sub in self._subscriptions:
-            mine = [m._redelivered() for m in unacked if m._topic == sub.topic.name]
+            topic = sub.topic
+            mine = [topic.message(entry, count + 1) for name, entry, count in unacked if name == topic.name]
             sub.detach(self, mine)
 
     def unsubscribe(self) -> None:
@@ -601,7 +615,7 @@ class MemoryClient:
             sub = self.topic(name).subscriptions.get(subscription_name)
             if sub is None:
                 continue
-            mine = [*sub.backlog, *(m for c in sub.consumers for m in c._outstanding.values())]
+            mine = [*sub.backlog, *(c._message(u) for c in sub.consumers for u in c._outstanding.values())]
             mine += [m for c, m in self._nacked if sub in c._subscriptions]
             pending += [m for m in mine if m._topic == name]
         return [m._id for m in sorted(pending, key=_seq_of)]

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from streamloop.runtime.context import UserMetrics, clear_text_secret
-from streamloop.runtime.definition import FunctionDefinition, check_function_file, define
+from streamloop.runtime.definition import FunctionDefinition, check_function_files, define
 from streamloop.runtime.instance import FunctionInstance
 from streamloop.runtime.keys import KeyStore, fill_generated, generated
 from streamloop.runtime.memory import MemoryClient
 from streamloop.runtime.state import DirectoryStateStore, MemoryStateStore, StateStore
 from streamloop.worker.config import ConfigError, FunctionFile, UserConfig
 
-__all__ = ["Runner", "check_function_file"]
+__all__ = ["Runner"]
 
 COMPACTED_TOPICS = ("models",)
 POLL_MILLIS = 100
@@ -85,7 +85,7 @@ class Runner:
         Raises :class:`ConfigError` with every problem of every file, each naming the file and the key.
         """
         overrides = dict(user_config or {})
-        files, definitions, problems = [], [], []
+        files, problems = [], []
         for path in paths:
             try:
                 files.append(FunctionFile.load(path))
@@ -94,14 +94,10 @@ class Runner:
         unknown = set(overrides) - {f.name for f in files}
         if unknown:
             raise ValueError(f"user_config overrides for unknown functions: {sorted(unknown)}")
-        for file in files:
-            try:
-                definitions.append(define(file, overrides.get(file.name)))
-            except ConfigError as error:
-                problems += error.problems
+        problems += check_function_files(files, overrides)
         if problems:
             raise ConfigError(problems)
-        return cls(definitions, client, **options)
+        return cls([define(file, overrides.get(file.name)) for file in files], client, **options)
 
     @classmethod
     def from_directory(cls, config_dir: str | Path, client: Any = None, **options: Any) -> Runner:
@@ -164,25 +160,33 @@ class Runner:
         if not self.embedded:
             raise TypeError("pump() drives the embedded transport; on a broker use run()")
         self.start()
+        self._settle()  # what was sent from outside (confirmations, a model for a feed) comes first
         total = 0
         while True:
-            done = self._settle()
+            done = 0
             for instance in self.instances:
                 while instance.process_waiting():
-                    total += 1
                     done += 1
                     self._settle()
-            if not done:
-                return total
-
-    def _settle(self) -> int:
-        """Run the client's callbacks and every instance's background jobs until none is left."""
-        total = 0
-        while True:
-            done = self.client.run_callbacks() + sum(i.run_background() for i in self.instances)
-            if not done:
+            if not done:  # nothing ran since the last settle, which left everything idle
                 return total
             total += done
+
+    def _settle(self) -> None:
+        """Run the client's callbacks and every instance's background jobs until none is left.
+
+        ``run_callbacks`` runs every callback, and the ones they cause, so a pass whose background jobs
+        had nothing to do leaves nothing behind: no second pass is needed to find that out.
+        """
+        run_callbacks, instances = self.client.run_callbacks, self.instances
+        while True:
+            run_callbacks()
+            worked = False
+            for instance in instances:
+                if instance.run_background():
+                    worked = True
+            if not worked:
+                return
 
     # -- broker mode: a thread per instance ----------------------------------------------------------
     def run(self, stop: threading.Event | None = None) -> None:

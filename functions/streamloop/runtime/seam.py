@@ -29,21 +29,21 @@ class Driven:
     """Background jobs stepped by :meth:`run`, on the caller's thread."""
 
     def __init__(self) -> None:
-        self._jobs: list[Background] = []
+        self._jobs: tuple[Background, ...] = ()  # replaced, never changed: a run steps the jobs it began with
 
     def run_behind(self, job: Background) -> Background:
-        self._jobs.append(job)
+        self._jobs = (*self._jobs, job)
         return job
 
     def run(self) -> int:
         """Step every job until none has work left; returns the steps that did work."""
         done = 0
-        for job in list(self._jobs):
+        for job in self._jobs:
             try:
                 while job.step(0):
                     done += 1
             except Finished:
-                self._jobs.remove(job)
+                self._jobs = tuple(other for other in self._jobs if other is not job)
             except Exception:
                 log.exception("%s: failed; retried on the next run", job.name)
         return done

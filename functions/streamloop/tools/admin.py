@@ -56,6 +56,8 @@ COMPACTION_THRESHOLD_BYTES = 8 * 1024 * 1024
 FUNCTIONS_PATHS = ("/admin/v3/functions", "/admin/v2/worker/", "/admin/v2/worker-stats/")
 MAX_REDIRECTS = 5
 """307/308 answers followed by one call; more is a redirect loop."""
+TOPIC_CLOSING = ("being closed or deleted", "already fenced")
+"""What the broker says when it refuses a topic's deletion because the topic is still closing."""
 
 
 class AdminError(RuntimeError):
@@ -345,8 +347,10 @@ class Admin:
         """Force-delete a topic with all its partitions if it is partitioned (a missing one is fine).
 
         Right after its functions are deleted, a topic may still be closing (the workers clean up their
-        subscriptions): the broker then answers 500 "Topic is already being closed or deleted", and the
-        deletion is tried again, ``attempts`` times in all, 2 s apart.
+        subscriptions): the broker then answers 500 "Topic is already being closed or deleted" (or, for a
+        partition of a partitioned topic on a cluster, "Topic is already fenced"), and the deletion is
+        tried again, ``attempts`` times in all, 2 s apart. A fenced topic can stay fenced (seen on the
+        cluster for every try over 8 s), so it is unloaded first, which reopens it unfenced.
         """
         path = rest_path(topic) + ("/partitions" if self.partitions(topic, timeout=timeout) else "")
         for attempt in range(attempts):
@@ -354,13 +358,31 @@ class Admin:
                 self.request("DELETE", f"{path}?force=true", ok=(404,), timeout=timeout)
                 return
             except AdminError as error:
-                if "being closed or deleted" not in str(error) or attempt == attempts - 1:
+                if not any(m in str(error) for m in TOPIC_CLOSING) or attempt == attempts - 1:
                     raise
+                fenced = "fenced" in str(error)
             time.sleep(2.0)
+            if fenced:
+                with contextlib.suppress(AdminError):  # the next try of the delete tells what it did
+                    self.request("PUT", f"{rest_path(topic)}/unload", ok=(404,), timeout=timeout)
 
     def topic_stats(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
         """``topics stats`` of a fully qualified topic (``msgInCounter``, ``subscriptions``, ...)."""
         return self.request("GET", f"{rest_path(topic)}/stats", timeout=timeout) or {}
+
+    # -- brokers ---------------------------------------------------------------------------------------
+    def dynamic_config(self, timeout: float | None = None) -> dict[str, str]:
+        """``brokers get-all-dynamic-config``: the dynamic settings overridden cluster-wide (name → value)."""
+        return self.request("GET", "/admin/v2/brokers/configuration/values", timeout=timeout) or {}
+
+    def set_dynamic_config(self, name: str, value: str) -> None:
+        """``brokers update-dynamic-config``: every broker of the cluster applies it (stored in metadata)."""
+        path = f"/admin/v2/brokers/configuration/{quote(name, safe='')}/{quote(value, safe='')}"
+        self.request("POST", path)
+
+    def delete_dynamic_config(self, name: str) -> None:
+        """``brokers delete-dynamic-config``: back to each broker's own configuration file."""
+        self.request("DELETE", f"/admin/v2/brokers/configuration/{quote(name, safe='')}")
 
     # -- functions -------------------------------------------------------------------------------------
     def create_function(

@@ -42,15 +42,17 @@ def _config_files(paths: Sequence[str]) -> list[Path]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from streamloop.runtime.runner import check_function_file
+    from streamloop.runtime.definition import check_function_files
 
     problems: list[object] = []
     files = _config_files(args.paths)
+    loaded = []
     for path in files:
         try:
-            problems.extend(check_function_file(FunctionFile.load(path)))
+            loaded.append(FunctionFile.load(path))
         except ConfigError as error:
             problems.extend(error.problems)
+    problems.extend(check_function_files(loaded))
     if args.admin_url:
         from streamloop.tools.provisioning import check_partitions
 
@@ -95,9 +97,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 VALIDATE = """Check FunctionConfig YAML files and their userConfig: every problem with its file and key,
-including FunctionConfig keys that pulsar-admin would silently ignore, and a topic that names one partition
-(`...-partition-3`). With --admin-url, also the live namespace: each loop topic's partitions, and a
-partitioned models, metrics or dead-letters topic is a problem. Exits 1 if there is any.
+including FunctionConfig keys that pulsar-admin would silently ignore, a topic that names one partition
+(`...-partition-3`), and, between the files given, a function batching mixed keys (`batch_by_key: false`)
+into a topic another reads on Key_Shared with parallelism > 1. With --admin-url, also the live namespace:
+each loop topic's partitions, and a partitioned models, metrics or dead-letters topic is a problem. Exits 1
+if there is any.
 
 Examples::
 

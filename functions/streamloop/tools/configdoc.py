@@ -110,6 +110,7 @@ def render() -> str:
     from streamloop.worker.config import FUNCTION_CONFIG_KEYS, UserConfig
     from streamloop.worker.features.config import FeaturesConfig
     from streamloop.worker.features.spec import SPEC_KINDS
+    from streamloop.worker.fused import FeaturesScorerConfig
     from streamloop.worker.joiner import JoinerConfig
     from streamloop.worker.learner.models import ALLOWED, ModelSpec, RiverObject
     from streamloop.worker.learner.promotion import PromotionConfig
@@ -145,6 +146,13 @@ def render() -> str:
         "## scorer",
         "",
         table(ScorerConfig, common),
+        "",
+        "## features-scorer (optional)",
+        "",
+        "`streamloop.worker.fused.FeaturesScorerFunction`, the features function and the scorer in one",
+        "(docs/architecture.md): every key of both, above, unchanged, and",
+        "",
+        table(FeaturesScorerConfig, (*FeaturesConfig.model_fields, *ScorerConfig.model_fields)),
         "",
         "## joiner",
         "",

@@ -13,7 +13,7 @@ must stay bounded. Nothing here runs on a worker's hot path; it is data.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import orjson
@@ -65,7 +65,7 @@ class CheckCase:
         return topic(name)
 
 
-# -- the four functions' cases ---------------------------------------------------------------------------
+# -- the functions' cases ---------------------------------------------------------------------------
 # Test keys, only ever used by the suite.
 CHECK_KEY = "streamloop-contract-suite-checkpoint-key-0123456789"
 CHECK_SIGNING_KEY = "streamloop-contract-suite-model-signing-key-0123456789"
@@ -125,32 +125,46 @@ def _features_record(i: int) -> dict[str, Any]:
     return {"id": f"e{i}", "key": f"k{i % 5}", "ts": 1_000.0 + i, "x": {"a": float(i % 7), "b": i % 3 - 1.0}}
 
 
-def scorer_case() -> CheckCase:
-    """Features records scored by a small logistic regression exported by the learner's own code."""
+def _signed_model(rows: list[dict[str, float]], labels: list[bool]) -> CheckInput:
+    """A small logistic regression of ``rows`` exported by the learner's own code, as its signed message."""
     from river import linear_model, preprocessing
 
     from streamloop.worker.learner.export import model_to_onnx
     from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 
     model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
-    for i in range(50):
-        x = _features_record(i)["x"]
-        model.learn_one(x, x["a"] > 3)
-    metadata = {"version": "1", "source": "contract suite"}
-    blob = model_to_onnx(model, ["a", "b"], metadata)
+    for x, y in zip(rows, labels, strict=True):
+        model.learn_one(x, y)
+    blob = model_to_onnx(model, list(rows[0]), {"version": "1", "source": "contract suite"})
+    signature = sign(CHECK_SIGNING_KEY.encode(), "default", blob)
+    return CheckInput("models", blob, "default", {SIGNATURE_PROPERTY: signature})
+
+
+def scorer_case() -> CheckCase:
+    """Features records scored by a small logistic regression exported by the learner's own code."""
+    rows = [_features_record(i)["x"] for i in range(50)]
 
     def features(n: int) -> list[CheckInput]:
         return [CheckInput("features", _json(r), r["key"]) for r in map(_features_record, range(n))]
 
-    signature = sign(CHECK_SIGNING_KEY.encode(), "default", blob)
-    model_message = CheckInput("models", blob, "default", {SIGNATURE_PROPERTY: signature})
     return CheckCase(
         inputs=("features",),
         good=features,
         bad=spoiled("features", {"id": "b", "key": "k", "ts": 1.0}, {"x": [1, 2]}, {"x": {"a": "high"}}),
         secrets={"model_signing_key": CHECK_SIGNING_KEY},
         function_config={"output": topic("predictions")},
-        prelude=(model_message,),
+        prelude=(_signed_model(rows, [x["a"] > 3 for x in rows]),),
+    )
+
+
+def features_scorer_case() -> CheckCase:
+    """The features case's events, each scored by a model of two of its features."""
+    rows = [{"amount": float(i % 13), "n_1h": float(1 + i // 5)} for i in range(50)]
+    return replace(
+        features_case(),
+        secrets={"model_signing_key": CHECK_SIGNING_KEY},
+        function_config={"output": topic("predictions"), "retainKeyOrdering": True},
+        prelude=(_signed_model(rows, [x["amount"] > 6 for x in rows]),),
     )
 
 

@@ -88,8 +88,10 @@ class UserConfig(BaseModel):
     max_publish_delay_ms: int = Field(1, ge=0, le=1000)
     """Producer batching delay; 0 sends every message on its own."""
     batch_by_key: bool = True
-    """Batch outputs per key (what Key_Shared consumers downstream need); false lets a batch mix keys,
-    so the broker stores and dispatches fewer, larger entries (for Shared or Failover consumers)."""
+    """Batch outputs per key; false lets a batch mix keys, so the broker stores and dispatches fewer,
+    larger entries (a unique key per message, as event ids, makes one-message key batches). False suits
+    outputs read on Shared or Failover, or on Key_Shared by one instance; a Key_Shared reader with
+    parallelism > 1 needs key batches (a batch reaches one consumer whole), and ``validate`` says so."""
     max_record_bytes: int = Field(1_048_576, gt=0)
     """The largest input payload processed (bytes); a larger one goes to the dead-letter topic. Bounds the
     memory a message can take (the joiner holds up to ``2 × max_pending`` of them); Pulsar's own limit
@@ -220,6 +222,11 @@ class FunctionFile:
     @property
     def parallelism(self) -> int:
         return int(self.config.get("parallelism") or 1)
+
+    @property
+    def key_shared(self) -> bool:
+        """Whether its instances subscribe Key_Shared: ``retainKeyOrdering``, unless ``retainOrdering``."""
+        return bool(self.config.get("retainKeyOrdering")) and not self.config.get("retainOrdering")
 
     @property
     def user_config(self) -> dict[str, Any]:

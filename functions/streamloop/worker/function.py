@@ -5,8 +5,8 @@ on the return path and has no dead-letter topic; ``context.publish`` also batche
 (not key-based) batcher and a fixed 10 ms delay, which breaks Key_Shared routing downstream (a batch of
 mixed keys goes to one consumer). So outputs go through producers this class creates on the instance's own
 client (``context.get_pulsar_client()``), batching per key unless ``batch_by_key: false`` (for outputs
-read on Shared or Failover subscriptions: fewer, larger broker entries) with a configurable delay, and
-every function runs with ``processingGuarantees: MANUAL`` and follows one rule: **an input is acked
+read on Shared, Failover or one instance's Key_Shared: fewer, larger broker entries) with a configurable
+delay, and every function runs with ``processingGuarantees: MANUAL`` and follows one rule: **an input is acked
 once everything it caused is confirmed**. A :class:`Delivery` counts what is still outstanding for its
 input: the call to ``process`` itself, each publish that names it, and any hold a function takes (the
 joiner holds a prediction until its label comes, the learner holds an example until a checkpoint
@@ -43,7 +43,7 @@ _OK = pulsar.Result.Ok
 class Delivery:
     """One input message and the count of things that must finish before it is acked."""
 
-    __slots__ = ("_ack", "_holds", "event_time", "key", "message_id", "payload", "topic")
+    __slots__ = ("_context", "_holds", "event_time", "key", "message_id", "payload", "topic")
 
     def __init__(self, context: Any, payload: bytes) -> None:
         self.payload = payload
@@ -51,7 +51,7 @@ class Delivery:
         self.topic: str = context.get_current_message_topic_name()
         self.key: str = context.get_message_key() or ""
         self.event_time: int = context.get_message_eventtime() or 0
-        self._ack = context.ack
+        self._context = context  # acks through context.ack: no bound method kept per (maybe long) hold
         self._holds = 1  # released when process() returns
 
     # Publish confirmations arrive on the client's IO thread while process() runs on its own thread.
@@ -68,7 +68,7 @@ class Delivery:
             self._holds -= 1
             done = self._holds == 0
         if done:
-            self._ack(self.message_id, self.topic)
+            self._context.ack(self.message_id, self.topic)
 
     @property
     def acked(self) -> bool:
@@ -253,6 +253,26 @@ class StreamFunction(Generic[Config]):
         """``context.record_metric``, exported by Pulsar as ``pulsar_function_user_metric_*``."""
         if self.context is not None and math.isfinite(value):
             self.context.record_metric(name, value)
+
+
+def instances_of(context: Any) -> int | None:
+    """How many instances the function runs (its ``parallelism``); ``None`` if the context does not say.
+
+    Java's Context has ``getNumInstances()``, Pulsar 4.0's Python Context does not: it holds the instance's
+    ``FunctionDetails`` (``instance_config.function_details``), which has it. The embedded runtime's
+    Context has ``get_num_instances()``.
+
+    >>> from types import SimpleNamespace as Object
+    >>> on_pulsar = Object(instance_config=Object(function_details=Object(parallelism=2)))
+    >>> instances_of(on_pulsar), instances_of(Object(get_num_instances=lambda: 1)), instances_of(Object())
+    (2, 1, None)
+    """
+    count = getattr(context, "get_num_instances", None)
+    if count is not None:
+        return int(count())
+    details = getattr(getattr(context, "instance_config", None), "function_details", None)
+    parallelism = getattr(details, "parallelism", None)
+    return int(parallelism) if parallelism else None
 
 
 def _as_bytes(value: Any) -> bytes:

@@ -22,7 +22,8 @@ class UserMetric(NamedTuple):
     meaning: str
 
 
-ALL = ("features", "scorer", "joiner", "learner")
+FUSED = "features-scorer"  # streamloop.worker.fused: records what both functions record
+ALL = ("features", "scorer", FUSED, "joiner", "learner")
 
 USER_METRICS: dict[str, UserMetric] = {
     "dead_letters": UserMetric(ALL, "1 per message sent to the dead-letter topic"),
@@ -30,14 +31,14 @@ USER_METRICS: dict[str, UserMetric] = {
         ALL, "1 per input left unacked for redelivery: a state store, producer or function failure"
     ),
     "publish_failures": UserMetric(ALL, "1 per publish the broker did not confirm (its inputs stay unacked)"),
-    "state_keys_saved": UserMetric(("features",), "keys whose window state one flush wrote"),
-    "state_save_failures": UserMetric(("features",), "1 per failed state flush (inputs stay unacked)"),
+    "state_keys_saved": UserMetric(("features", FUSED), "keys whose window state one flush wrote"),
+    "state_save_failures": UserMetric(("features", FUSED), "1 per failed state flush (inputs stay unacked)"),
     "window_events_dropped": UserMetric(
-        ("features",), "events a hot key dropped at `window_max_events` (its oldest tenth)"
+        ("features", FUSED), "events a hot key dropped at `window_max_events` (its oldest tenth)"
     ),
-    "models_loaded": UserMetric(("scorer",), "1 per model version swapped in"),
+    "models_loaded": UserMetric(("scorer", FUSED), "1 per model version swapped in"),
     "models_rejected": UserMetric(
-        ("scorer",), "1 per model refused: unsigned, wrongly signed or invalid (reason on metrics)"
+        ("scorer", FUSED), "1 per model refused: unsigned, wrongly signed or invalid (reason on metrics)"
     ),
     "joined": UserMetric(("joiner",), "1 per prediction paired with its label"),
     "duplicates": UserMetric(("joiner", "learner"), "1 per redelivered or repeated id skipped"),

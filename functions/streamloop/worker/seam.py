@@ -82,12 +82,21 @@ class Threads:
             except Finished:
                 return
             except Exception:
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                delay = retry_delay(failures)
                 log.exception("%s: failed; retrying in %.1f s", job.name, delay)
                 failures += 1
                 time.sleep(delay)
             else:
                 failures = 0
+
+
+def retry_delay(failures: int) -> float:
+    """The wait after ``failures`` failures in a row (0: the first): RETRY_SECONDS, the last repeating.
+
+    >>> [retry_delay(n) for n in (0, 1, 4, 9)]
+    [0.5, 1.0, 10.0, 10.0]
+    """
+    return RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
 
 
 def seam_of(context: Any) -> Seam:

@@ -7,8 +7,9 @@ that keeps state does it through one :class:`WriteBehindState` (the function bas
 which has the context's ``put_state``/``get_state`` plus ``delete_state``:
 
 - writes go into the *open* :class:`Batch`; :meth:`~WriteBehindState.hold` keeps an input unacked until the
-  state put so far is stored; :meth:`~WriteBehindState.commit` hands the open batch and the inputs held for
-  it to the writer and returns;
+  state put so far is stored (:meth:`~WriteBehindState.hand_over` takes an input its caller already holds,
+  once the state covering it is put); :meth:`~WriteBehindState.commit` hands the open batch and the inputs
+  held for it to the writer and returns;
 - the writer (a :class:`~streamloop.worker.seam.Background` job: a thread on Pulsar, the runner between two
   messages when embedded) stores everything committed since its last write as one merged batch, and only
   then releases (acks) the inputs. A failed write is retried, the inputs staying unacked until it succeeds
@@ -161,10 +162,19 @@ class WriteBehindState:
         delivery.hold()
         self._held.append(delivery)
 
+    def hand_over(self, deliveries: list[Releasable]) -> None:
+        """Release each of ``deliveries`` (each held by its caller) once everything put so far is stored."""
+        self._held += deliveries
+
     @property
     def holding(self) -> tuple[Any, ...]:
         """The inputs held for the open batch (acked once it is stored)."""
         return tuple(self._held)
+
+    @property
+    def held(self) -> int:
+        """How many inputs are held for the open batch: ``len(holding)`` without the copy."""
+        return len(self._held)
 
     def commit(self) -> None:
         """Hand the open batch and the inputs held for it to the writer; returns at once."""
@@ -184,6 +194,8 @@ class WriteBehindState:
 
         ``False`` if nothing was committed; raises what ``put_state`` raises, keeping the batch to retry.
         """
+        if timeout <= 0 and self._writing is None and not self._committed_held and not self._committed:
+            return False  # polled (the embedded seam, after every message) with nothing to do: no lock taken
         with self._changed:
             if self._writing is None:
                 if not self._committed and not self._committed_held:

@@ -142,7 +142,12 @@ def measure_local(workload: Workload, rounds: int) -> dict[str, dict[str, Any]]:
         breakdown[name] = round(statistics.median(timed(step)[1] for _ in range(rounds)) / n * 1e6, 2)
     progress("breakdown (CPU): " + ", ".join(f"{k} {v:.1f} µs" for k, v in breakdown.items()))
     ratios = [c[1] / e[1] for c, e in zip(ceiling_s, loop_s, strict=True)]
-    ceiling = {"status": "ok", **report.throughput(ceiling_s, n), "breakdown_cpu_us_per_event": breakdown}
+    ceiling = {
+        "status": "ok",
+        **report.throughput(ceiling_s, n),
+        "breakdown_cpu_us_per_event": breakdown,
+        "outputs": {"predictions": len(chain.trace.predictions), "models": len(chain.trace.promotions)},
+    }
     embedded = {
         "status": "ok",
         **report.throughput(loop_s, n),
@@ -170,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = QUICK if args.quick else FULL
     events, rounds = args.events or defaults["events"], args.rounds or defaults["rounds"]
     progress(f"{'quick' if args.quick else 'full'} run: {events} events, {rounds} rounds")
+    if not args.quick:
+        progress(broker.plan(args))
     sections = measure_local(Workload.demo(events, args.config_dir), rounds)
     sections["joiner_memory"] = measure_joiner_memory(args.config_dir, events if args.quick else None)
     sections["families"] = families.measure(defaults["family_examples"], defaults["family_rows"], progress)

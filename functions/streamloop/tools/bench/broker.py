@@ -9,28 +9,33 @@ every section is ``{"status": "skipped", "reason": ...}``.
 
 Saturation: the input backlog is produced first, then the function is created; its rate is taken from
 ``functions stats`` (``processedSuccessfullyTotal``) between 10% and 90% of the backlog, so start-up is
-not counted. Start-up is ``create`` → the first message processed. The identity function runs again
-right before each deployed function, and each ratio is taken from that pair, three pairs per function
-(the median is reported): the rates of a shared 2-core machine drift by ±30% over minutes, a pair
-measured back to back much less.
+not counted. Start-up is ``create`` → the first message processed. Every saturated run is sized by time
+(:mod:`~streamloop.tools.bench.rates`): a pilot on the natural inputs gives a rate, and the measured run
+repeats the inputs as fresh messages (:mod:`~streamloop.tools.bench.repeat`) until it lasts long enough
+for many ``functions stats`` samples; each rate reports its samples, span and spread, and is flagged
+``suspect`` when faster than the bare client loop (measured first) or read over too few samples. The
+identity function runs again right before each deployed function, and each ratio is taken from that
+pair, :data:`FUNCTION_ROUNDS` pairs per function (the median is reported): the rates of a shared 2-core
+machine drift by ±30% over minutes, a pair measured back to back much less.
 
-The whole loop (``loop_latency``) runs again with its stream topics partitioned (``loop_partitions``,
-``--partitions``), and the same runs are made on the multi-node cluster of ``--cluster-*-url``
-(``cluster``; skipped, with why, when it does not answer), whose processes' CPU time is read through the
-pid files of ``--cluster-dir``.
+Each loop variant (:data:`~streamloop.tools.bench.variants.VARIANTS`: the shipped loop, ``loop_latency``,
+and the identity loop, ``identity_loop``) runs with the same load generator. The shipped loop runs again
+with its stream topics partitioned (``loop_partitions``, ``--partitions``), and the same runs are made on
+the multi-node cluster of ``--cluster-*-url`` (``cluster``; skipped, with why, when it does not answer),
+whose processes' CPU time is read through the pid files of ``--cluster-dir``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import itertools
+import math
 import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,8 @@ import pulsar
 import yaml
 
 from streamloop.runtime.keys import KeyStore
-from streamloop.tools.admin import Admin, AdminError, rest_path
+from streamloop.tools.admin import AdminError
+from streamloop.tools.bench.brokersettings import dynamic_settings
 from streamloop.tools.bench.compare import (
     PARALLEL_FUNCTIONS,
     PARALLELISM,
@@ -47,15 +53,30 @@ from streamloop.tools.bench.compare import (
     summarise,
     with_ratios_to_one,
 )
+from streamloop.tools.bench.polling import drain, function_path, poll_processed
 from streamloop.tools.bench.pulsar_io import (
     Produced,
     TopicMessages,
     consume_loop,
     cpu_seconds,
     instance_rss_mb,
+    machine_busy_seconds,
     produce,
     server_pids,
 )
+from streamloop.tools.bench.rates import (
+    HIGH,
+    LOW,
+    MIN_SAMPLES,
+    SATURATE_SECONDS,
+    combined,
+    flagged,
+    measured,
+    repeats,
+    seconds_for,
+)
+from streamloop.tools.bench.repeat import period, repeated
+from streamloop.tools.bench.variants import SHIPPED, VARIANTS, Variant
 from streamloop.tools.bench.workload import LABEL_DELAY
 from streamloop.tools.connection import Connection
 from streamloop.tools.deployment import with_keys
@@ -70,7 +91,7 @@ NAMES = (
     "identity_function",
     "bare_client",
     "deployed_functions",
-    "loop_latency",
+    *(variant.section for variant in VARIANTS),
     "scaling",
     "memory",
     "startup",
@@ -79,13 +100,44 @@ NAMES = (
 )
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 SATURATE_TIMEOUT = 180.0
-FUNCTION_ROUNDS = 3  # identity/function pairs per function; the ratio reported is their median
+FUNCTION_ROUNDS = 2  # identity/function pairs per function, after its pilot; the ratio is their median
+RESIZES = 2  # a run drained over too few samples is sized again from its own rate, at most this often
+ONCE = frozenset({"models"})  # inputs produced once however long the backlog (read, not processed)
 LOOP_RATE = 500
+RUN_OVERHEAD_SECONDS = 20.0  # planned_seconds: produce, create, start, delete of a saturated run
+PILOT_SECONDS = 2.0  # ... a pilot's processing
+LOOP_SECONDS = 120.0  # ... one loop run, its phases and drains
 ADMIN_TIMEOUT = 30.0  # every admin call is bounded (30 s unless the call says otherwise)
 
 
 def progress(text: str) -> None:
     print(f"[bench] broker: {text}", file=sys.stderr, flush=True)
+
+
+def planned_seconds(partitions: int) -> float:
+    """A rough duration of the standalone's sections: each saturated run's overhead (produce, create,
+    start, delete) plus its nominal length, and each loop run (``partitions``: the shipped loop's counts);
+    a run sized again (:data:`RESIZES`) adds to it.
+
+    >>> round(planned_seconds(3) / 60)
+    33
+    """
+    pilots = 2 + len(FUNCTIONS)  # the two identity functions', and each function's
+    timed = 2 + 2 * FUNCTION_ROUNDS * len(FUNCTIONS) + 2  # identities, pairs, parallelism 2
+    loops = len(VARIANTS) + partitions - 1
+    measured_seconds = seconds_for(1.0) / (HIGH - LOW)  # a span of MIN_SAMPLES samples a second apart
+    return (
+        pilots * (RUN_OVERHEAD_SECONDS + PILOT_SECONDS)
+        + timed * (RUN_OVERHEAD_SECONDS + measured_seconds)
+        + loops * LOOP_SECONDS
+    )
+
+
+def plan(options: Any) -> str:
+    """The estimate printed before a full run: the broker sections' minutes (the cluster's apart)."""
+    minutes = planned_seconds(len(options.partitions)) / 60
+    cluster = f", {len(options.partitions) * LOOP_SECONDS / 60:.0f} more if the cluster answers"
+    return f"the broker sections: about {minutes:.0f} minutes{cluster if options.cluster else ''}"
 
 
 def skipped_all(reason: str) -> dict[str, dict[str, Any]]:
@@ -181,15 +233,19 @@ class Session:
         self.client = connection.pulsar_client(logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
         self.created: list[tuple[str, str]] = []  # (tenant/namespace, name)
         self.startup: dict[str, dict[str, float]] = {}
-        self.rates: dict[str, float] = {}
+        self.rates: dict[str, float] = {}  # each function's median rate at parallelism 1
+        self.estimates: dict[str, dict[str, Any]] = {}  # what sizes the next run of each function
+        self.deployed: dict[str, dict[str, Any]] = {}  # deployed_functions' section, per function
         self.identity_rates: list[float] = []  # every run of the plain identity function
+        self.bare_rate: float | None = None  # the bare client loop's messages/s, once measured
 
     def close(self) -> None:
         for function in self.created:
             with contextlib.suppress(AdminError):
                 self.admin.delete_function(*function, timeout=60)
         self.client.close()
-        failed = self.admin.delete_namespace(f"public/{self.namespace}", within=60, timeout=60)
+        # ~100 topics by the end of a full run, each deleted in turn (a topic still closing is retried)
+        failed = self.admin.delete_namespace(f"public/{self.namespace}", within=180, timeout=60)
         if failed:
             progress(f"could not delete public/{self.namespace}: {failed}")
 
@@ -198,13 +254,15 @@ class Session:
 
     # -- the sections ------------------------------------------------------------------------------
     def run_all(self) -> dict[str, dict[str, Any]]:
+        """The bare client first (every function rate is compared to it and sized by it), then the rest."""
         out: dict[str, dict[str, Any]] = {}
+        loops = [(v.section, lambda v=v: self.loop(1, v)) for v in VARIANTS]
         for name, run in (
-            ("identity_function", self.identity_function),
             ("bare_client", self.bare_client),
+            ("identity_function", self.identity_function),
             ("deployed_functions", self.deployed_functions),
             ("scaling", self.scaling),
-            ("loop_latency", self.loop_latency),
+            *loops,
         ):
             progress(f"{name} …")
             try:
@@ -219,115 +277,164 @@ class Session:
         out["memory"] = {"status": "ok", **memory} if memory else _missing("memory")
         return out
 
-    def plain_identity(self, run: str = "plain") -> float:
-        """The runtime's own identity function (returns its input, ``ATLEAST_ONCE``): messages/s."""
-        payloads = self.streams["events"]
-        config = self.identity_config(run, "streamloop.tools.bench.plain.PlainIdentity", "ATLEAST_ONCE")
-        rate = self.saturate(run, config, {"in": payloads}, len(payloads), startup_name="identity")
-        self.identity_rates.append(rate)
+    def bare_client(self) -> dict[str, Any]:
+        """The bare consume → produce loop: a pilot on the events, then a backlog sized by its rate."""
+        events = self.streams["events"]
+        pilot = self.bare_run("bare-pilot", events, 1)
+        times = repeats(pilot, len(events), SATURATE_SECONDS)
+        self.bare_rate = self.bare_run("bare", events, times)
+        return {
+            "events_per_s": round(self.bare_rate, 1),
+            "messages": times * len(events),
+            "seconds": round(times * len(events) / self.bare_rate, 2),
+            "pilot_events_per_s": round(pilot, 1),
+        }
+
+    def bare_run(self, prefix: str, messages: list[Produced], times: int) -> float:
+        source, sink = self.topic(prefix, "in"), self.topic(prefix, "out")
+        produce(self.client, source, repeated(messages, times, period([messages])))
+        count = times * len(messages)
+        return count / consume_loop(self.client, source, sink, count, timeout=SATURATE_TIMEOUT)
+
+    def plain_config(self, prefix: str) -> dict[str, Any]:
+        """The runtime's own identity function (returns its input, ``ATLEAST_ONCE``)."""
+        return self.identity_config(prefix, "streamloop.tools.bench.plain.PlainIdentity", "ATLEAST_ONCE")
+
+    def ours_config(self, prefix: str) -> dict[str, Any]:
+        """streamloop's identity function (MANUAL acks, keyed outputs)."""
+        return self.identity_config(prefix, "streamloop.tools.bench.identity.IdentityFunction", "MANUAL")
+
+    def plain_identity(self, prefix: str) -> dict[str, Any]:
+        """A time-sized run of the plain identity function on the events (sized by the previous one)."""
+        rate = self.timed(prefix, self.plain_config, {"in": self.streams["events"]}, "identity")
+        self.identity_rates.append(rate["events_per_s"])
         return rate
 
     def identity_function(self) -> dict[str, Any]:
-        payloads = self.streams["events"]
-        plain = self.plain_identity()
-        ours = self.saturate(
-            "ours",
-            self.identity_config("ours", "streamloop.tools.bench.identity.IdentityFunction", "MANUAL"),
-            {"in": payloads},
-            len(payloads),
+        """The plain and streamloop identity functions, each a pilot and then a run sized by it."""
+        events = {"in": self.streams["events"]}
+        pilot = self.saturate(
+            "plain-pilot", self.plain_config("plain-pilot"), events, startup_name="identity"
         )
+        self.estimates["identity"] = pilot
+        plain = self.plain_identity("plain")
+        ours_pilot = self.saturate("ours-pilot", self.ours_config("ours-pilot"), events)
+        self.estimates["ours"] = ours_pilot
+        ours = self.timed("ours", self.ours_config, events, "ours")
         return {
-            "events_per_s": round(plain, 1),
-            "streamloop_identity_events_per_s": round(ours, 1),
-            "streamloop_identity_ratio": round(ours / plain, 4),
-            "messages": len(payloads),
+            **plain,
+            "pilot_events_per_s": pilot["events_per_s"],
+            "streamloop_identity": {**ours, "pilot_events_per_s": ours_pilot["events_per_s"]},
+            "streamloop_identity_events_per_s": ours["events_per_s"],
+            "streamloop_identity_ratio": round(ours["events_per_s"] / plain["events_per_s"], 4),
         }
 
-    def bare_client(self) -> dict[str, Any]:
-        payloads = self.streams["events"]
-        source, sink = self.topic("bare", "in"), self.topic("bare", "out")
-        produce(self.client, source, payloads)
-        seconds = consume_loop(self.client, source, sink, len(payloads), timeout=SATURATE_TIMEOUT)
-        return {"events_per_s": round(len(payloads) / seconds, 1), "messages": len(payloads)}
-
     def deployed_functions(self) -> dict[str, Any]:
-        """Each function alone, ``FUNCTION_ROUNDS`` times, each time right after an identity run."""
+        """Each function alone: a pilot, then ``FUNCTION_ROUNDS`` time-sized runs, each right after a
+        time-sized identity run."""
         out: dict[str, Any] = {}
         for name, inputs in self.function_inputs().items():
-            count = sum(len(m) for t, m in inputs.items() if t != "models")  # models: read, not consumed
+
+            def config_of(prefix: str, name: str = name) -> dict[str, Any]:
+                return self.function_config(name, prefix)
+
+            pilot = self.saturate(f"pilot-{name}", config_of(f"pilot-{name}"), inputs, startup_name=name)
+            self.estimates[name] = pilot
             pairs = []
             for r in range(FUNCTION_ROUNDS):
                 identity = self.plain_identity(f"plain-{name}-{r}")
-                config = self.function_config(name, f"f-{name}-{r}")
-                rate = self.saturate(f"f-{name}-{r}", config, inputs, count, startup_name=name)
-                pairs.append((rate, identity))
-            ratios = [rate / identity for rate, identity in pairs]
-            self.rates[name] = statistics.median(rate for rate, _ in pairs)
+                pairs.append((self.timed(f"f-{name}-{r}", config_of, inputs, name), identity))
+            ratios = [rate["events_per_s"] / identity["events_per_s"] for rate, identity in pairs]
+            runs = [rate for rate, _ in pairs]
+            identities = [
+                {**i, "suspect": f"identity: {i['suspect']}"} if "suspect" in i else i for _, i in pairs
+            ]
+            self.rates[name] = statistics.median(rate["events_per_s"] for rate in runs)
+            quality = combined(runs + identities)  # the pairs' fewest samples, widest spread, every doubt
             out[name] = {
                 "events_per_s": round(self.rates[name], 1),
-                "messages": count,
+                **{key: value for key, value in quality.items() if key != "events_per_s"},
+                "messages": runs[-1]["messages"],
+                "pilot_events_per_s": pilot["events_per_s"],
                 "ratio_to_identity": round(statistics.median(ratios), 4),
-                "runs_events_per_s": [round(rate, 1) for rate, _ in pairs],
-                "runs_identity_events_per_s": [round(identity, 1) for _, identity in pairs],
+                "runs": runs,
+                "identity_runs": [identity for _, identity in pairs],
+                "runs_events_per_s": [rate["events_per_s"] for rate in runs],
+                "runs_identity_events_per_s": [identity["events_per_s"] for _, identity in pairs],
                 "runs_ratio_to_identity": [round(r, 4) for r in ratios],
             }
+            self.deployed[name] = out[name]
         return out
 
     def scaling(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        """Features and scorer at parallelism 2, sized by twice their rate at 1 (no pilot of their own)."""
+        out: dict[str, Any] = {"cpus": os.cpu_count()}
         inputs = self.function_inputs()
         for name in ("features", "scorer"):
-            count = sum(len(m) for t, m in inputs[name].items() if t != "models")
-            config = self.function_config(name, f"p2-{name}", parallelism=2)
-            two = self.saturate(f"p2-{name}", config, inputs[name], count)
+
+            def config_of(prefix: str, name: str = name) -> dict[str, Any]:
+                return self.function_config(name, prefix, parallelism=2)
+
             one = self.rates.get(name)
-            out[name] = {"1": None if one is None else round(one, 1), "2": round(two, 1)}
+            at_one = self.estimates[name]
+            self.estimates[f"p2-{name}"] = {**at_one, "events_per_s": 2 * one} if one else at_one
+            two = self.timed(f"p2-{name}", config_of, inputs[name], f"p2-{name}")
+            at_one_runs = self.deployed.get(name, {}).get("runs", [])
+            out[name] = {
+                "1": None if one is None else round(one, 1),
+                "2": two["events_per_s"],
+                "parallel": two,
+                "cores_busy_1": _median_of(r.get("machine_cores_busy") for r in at_one_runs),
+                "cores_busy_2": two.get("machine_cores_busy"),
+            }
             if one:
-                out[name]["speedup"] = round(two / one, 3)
+                out[name]["speedup"] = round(two["events_per_s"] / one, 3)
         return out
 
-    def loop_latency(self) -> dict[str, Any]:
-        return self.loop(1)
-
-    def loop(self, partitions: int) -> dict[str, Any]:
-        """The whole loop on topics ``loop-*`` (``loop-p<N>-*``: :data:`PARTITIONED_TOPICS` with ``N``
-        partitions, read by :data:`PARALLELISM` instances of :data:`PARALLEL_FUNCTIONS`), deleted after."""
+    def loop(self, partitions: int, variant: Variant = SHIPPED) -> dict[str, Any]:
+        """The whole loop of ``variant`` on topics ``<its prefix>-*`` (``<prefix>-p<N>-*``:
+        :data:`PARTITIONED_TOPICS` with ``N`` partitions, read by :data:`PARALLELISM` instances of
+        :data:`PARALLEL_FUNCTIONS`), deleted after."""
         from streamloop.tools.bench.loop import run_loop_on_pulsar
 
-        prefix = "loop" if partitions == 1 else f"loop-p{partitions}"
+        prefix = variant.prefix if partitions == 1 else f"{variant.prefix}-p{partitions}"
         partitioned = (
             frozenset(self.topic(prefix, t) for t in PARTITIONED_TOPICS) if partitions > 1 else frozenset()
         )
         for name in PARTITIONED_TOPICS if partitioned else ():
             self.admin.create_topic(f"public/{self.namespace}", f"{prefix}-{name}", partitions)
-        configs = {
-            name: self.function_config(
-                name, prefix, PARALLELISM if partitioned and name in PARALLEL_FUNCTIONS else 1
-            )
-            for name in FUNCTIONS
-        }
+        configs = variant.transform(
+            {
+                name: self.function_config(
+                    name, prefix, PARALLELISM if partitioned and name in PARALLEL_FUNCTIONS else 1
+                )
+                for name in FUNCTIONS
+            }
+        )
         load_avg = os.getloadavg()[0]
-        progress(f"loop, {partitions} partition(s), load {load_avg:.2f}")
+        progress(f"{variant.what}, {partitions} partition(s), load {load_avg:.2f}")
+        names = [c["name"] for c in configs.values()]
         try:
-            for config in configs.values():
-                self.create(config)
-            result = run_loop_on_pulsar(
-                self.client,
-                lambda name: self.topic(prefix, name),
-                self.streams,
-                configs,
-                rate=LOOP_RATE,
-                label_delay=LABEL_DELAY,
-                rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
-                drain=lambda timeout: drain(self.admin, configs.values(), timeout, partitioned),
-                cpu=lambda: cpu_seconds(self.namespace, [c["name"] for c in configs.values()], self.servers),
-            )
+            with dynamic_settings(self.admin, variant.broker_settings):
+                for config in configs.values():
+                    self.create(config)
+                result = run_loop_on_pulsar(
+                    self.client,
+                    lambda name: self.topic(prefix, name),
+                    self.streams,
+                    configs,
+                    rate=LOOP_RATE,
+                    label_delay=LABEL_DELAY,
+                    rss=lambda: {n: instance_rss_mb(self.namespace, c["name"]) for n, c in configs.items()},
+                    drain=lambda timeout: drain(self.admin, configs.values(), timeout, partitioned),
+                    cpu=lambda: cpu_seconds(self.namespace, names, self.servers),
+                )
         finally:
             for function in [function_path(c) for c in configs.values() if function_path(c) in self.created]:
                 with contextlib.suppress(AdminError):
                     self.admin.delete_function(*function, timeout=60)
                 self.created.remove(function)
-        return {**result, "partitions": partitions, "load_avg": round(load_avg, 2)}
+        return {**result, "partitions": partitions, "load_avg": round(load_avg, 2), "fixed_rate": LOOP_RATE}
 
     def loop_runs(
         self, partitions: Sequence[int], done: dict[int, dict[str, Any]] | None = None
@@ -403,28 +510,66 @@ class Session:
         self.created.append(function_path(config))
         return started
 
+    def size(self, estimate: dict[str, Any], inputs: dict[str, list[Produced]]) -> int:
+        """How many copies of ``inputs`` make a run as long as ``estimate`` (an earlier run) says."""
+        seconds = seconds_for(estimate["sampling_s"])
+        return repeats(estimate["events_per_s"], _count(inputs), seconds, self.bare_rate)
+
+    def timed(
+        self,
+        prefix: str,
+        config_of: Callable[[str], dict[str, Any]],
+        inputs: dict[str, list[Produced]],
+        key: str,
+    ) -> dict[str, Any]:
+        """A run sized by ``estimates[key]`` (a pilot, or the previous run of the same function), which it
+        then replaces; sized again from its own rate (at most :data:`RESIZES` times) while it still drains
+        over too few samples: a rate read off a few samples is too low, start-up falls in its first gap."""
+        rate = self.saturate(prefix, config_of(prefix), inputs, self.size(self.estimates[key], inputs))
+        for again in range(1, RESIZES + 1):
+            resized = self.size(rate, inputs)
+            if rate["samples"] >= MIN_SAMPLES or resized * _count(inputs) <= rate["messages"]:
+                break
+            rate = self.saturate(f"{prefix}-{again}", config_of(f"{prefix}-{again}"), inputs, resized)
+        if math.isfinite(rate["events_per_s"]):
+            self.estimates[key] = rate
+        return rate
+
     def saturate(
         self,
         prefix: str,
         config: dict[str, Any],
         inputs: dict[str, list[Produced]],
-        count: int,
+        times: int = 1,
         startup_name: str | None = None,
-    ) -> float:
-        """Produce the backlog, create the function, and return its processing rate (messages/s)."""
+    ) -> dict[str, Any]:
+        """Produce ``times`` copies of the inputs (the models once), create the function, and return its
+        processing rate with its samples, span and spread, flagged against the bare client loop."""
+        shift = period(m for t, m in inputs.items() if t not in ONCE)
         for name, messages in inputs.items():
-            produce(self.client, self.topic(prefix, name), messages)
+            produce(
+                self.client,
+                self.topic(prefix, name),
+                messages if name in ONCE else repeated(messages, times, shift),
+            )
+        count = times * _count(inputs)
         function = function_path(config)
+        busy = machine_busy_seconds()
         started = self.create(config)
-        series = _poll_processed(self.admin, function, count, started + SATURATE_TIMEOUT)
+        series = poll_processed(self.admin, function, count, started + SATURATE_TIMEOUT)
+        cores = (machine_busy_seconds() - busy) / max(time.monotonic() - started, 1e-9)
         with contextlib.suppress(AdminError):
             self.admin.delete_function(*function, timeout=60)
         self.created.remove(function)
         first = next((t for t, n in series if n >= 1), None)
         if startup_name is not None and first is not None:
             self.startup[startup_name] = {"seconds": round(first - started, 2)}
-        rate = steady_rate(series, count)
-        progress(f"{config['name']}: {rate:,.0f} messages/s ({series[-1][1] if series else 0}/{count})")
+        rate = {**flagged(measured(series, count), self.bare_rate), "machine_cores_busy": round(cores, 2)}
+        done = series[-1][1] if series else 0
+        progress(
+            f"{config['name']}: {rate['events_per_s']:,.0f} messages/s ({done}/{count}, {rate['samples']}"
+            f" samples over {rate['seconds']} s, spread {rate['spread']})"
+        )
         return rate
 
 
@@ -446,91 +591,15 @@ def _retopic(value: Any, prefix: str) -> Any:
     return value
 
 
-def function_path(config: dict[str, Any]) -> tuple[str, str]:
-    """``(tenant/namespace, name)`` of a FunctionConfig."""
-    return f"{config['tenant']}/{config['namespace']}", config["name"]
+def _count(inputs: dict[str, list[Produced]]) -> int:
+    """The messages a function processes of one copy of ``inputs`` (the models are read, not counted)."""
+    return sum(len(messages) for name, messages in inputs.items() if name not in ONCE)
 
 
-def _poll_processed(
-    admin: Admin, function: tuple[str, str], count: int, deadline: float
-) -> list[tuple[float, int]]:
-    """``(time, processedSuccessfullyTotal)`` every 0.1 s until ``count`` or ``deadline``."""
-    series: list[tuple[float, int]] = []
-    while time.monotonic() < deadline:
-        try:
-            stats = admin.function_stats(*function, timeout=10)
-            series.append((time.monotonic(), int(stats.get("processedSuccessfullyTotal") or 0)))
-        except AdminError:
-            pass  # not scheduled yet
-        if series and series[-1][1] >= count:
-            break
-        time.sleep(0.1)
-    return series
-
-
-def steady_rate(series: Sequence[tuple[float, int]], count: int) -> float:
-    """Messages/s between the moments 10% and 90% of ``count`` were processed (interpolated).
-
-    Start-up comes before the first progress, so it is not counted; a slow ``functions stats`` call
-    (a coarse series) still gives the average rate of the samples around those moments.
-    """
-    low, high = _crossing(series, 0.1 * count), _crossing(series, 0.9 * count)
-    if low is None or high is None or high <= low:
-        return float("nan")
-    return 0.8 * count / (high - low)
-
-
-def _crossing(series: Sequence[tuple[float, int]], level: float) -> float | None:
-    """When the processed count reached ``level``, interpolated between the samples around it."""
-    for (t0, n0), (t1, n1) in itertools.pairwise(series):
-        if n0 < level <= n1:
-            return t0 + (t1 - t0) * (level - n0) / (n1 - n0)
-    return None
-
-
-def drain(
-    admin: Admin, configs: Iterable[dict[str, Any]], timeout: float, partitioned: Set[str] = frozenset()
-) -> bool:
-    """Wait until each function has processed every message published to its inputs (``False``: timed out).
-
-    Between the loop's phases, so a phase's latencies are not those of the previous phase's backlog.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if all(_processed(admin, c) >= _published(admin, c, partitioned) for c in configs):
-                return True
-        except AdminError:
-            pass
-        time.sleep(1.0)  # each check is ~10 admin calls: polling faster costs the broker CPU it measures
-    return False
-
-
-def _processed(admin: Admin, config: dict[str, Any]) -> int:
-    stats = admin.function_stats(*function_path(config), timeout=10)
-    return int(stats.get("processedSuccessfullyTotal") or 0)
-
-
-def _published(admin: Admin, config: dict[str, Any], partitioned: Set[str]) -> int:
-    """Messages published to the function's inputs (a partitioned topic's: summed over its partitions)."""
-    total = 0
-    for topic in config["inputs"]:
-        if topic in partitioned:
-            stats = admin.request("GET", f"{rest_path(topic)}/partitioned-stats", timeout=10) or {}
-        else:
-            stats = admin.topic_stats(topic, timeout=10)
-        total += int(stats.get("msgInCounter") or 0)
-    return total
+def _median_of(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(statistics.median(present), 2) if present else None
 
 
 def _missing(name: str) -> dict[str, Any]:
     return {"status": "error", "reason": f"{name}: not measured (see the other sections' errors)"}
-
-
-def percentiles(values: Sequence[float]) -> dict[str, float]:
-    """p50 and p99 of ``values`` (milliseconds), rounded."""
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": float("nan"), "p99": float("nan"), "n": 0}
-    pick: Callable[[float], float] = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50": round(statistics.median(ordered), 2), "p99": round(pick(0.99), 2), "n": len(ordered)}

@@ -65,7 +65,8 @@ def function_of(process: str) -> str | None:
 
 def summarise(loop: Mapping[str, Any], fixed_rate: int, load_avg: float) -> dict[str, Any]:
     """One loop run's line: sustained events/s, p99 at ``fixed_rate`` and near saturation, CPU µs/event
-    (per process, and the totals of the Pulsar processes and of the functions), and the load average."""
+    (per process, and the totals of the Pulsar processes, of the functions and of every process), and the
+    load average."""
     latency = loop.get("latency_ms", {})
     near = latency.get(str(loop.get("near_saturation_rate")), {})
     cpu = dict(loop.get("cpu_us_per_event") or {})
@@ -80,6 +81,7 @@ def summarise(loop: Mapping[str, Any], fixed_rate: int, load_avg: float) -> dict
         "functions_cpu_us_per_event": round(
             sum(us for name, us in cpu.items() if function_of(name) not in (None, "bench client")), 1
         ),
+        "total_cpu_us_per_event": round(sum(cpu.values()), 1),
         "load_avg": round(load_avg, 2),
     }
 

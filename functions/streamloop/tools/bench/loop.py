@@ -15,14 +15,16 @@ this process, per event: where a 2-core machine's capacity goes.
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 import pulsar
 
 from streamloop.tools.bench.pulsar_io import Produced, TopicMessages, producer, send
+from streamloop.tools.bench.repeat import renamed
 
 WARMUP_EVENTS = 300
 LIGHT_RATE = 100
@@ -120,20 +122,11 @@ class Phase:
         self.sent: dict[str, float] = {}
         self.shift = 0.0
 
-    def _renamed(self, message: Produced, prefix: str, rekey: bool) -> Produced:
-        """The message with its id prefixed, its time shifted, and (``rekey``) keyed by the new id."""
-        key, payload, properties = message
-        record = orjson.loads(payload)
-        record["id"] = f"{prefix}-{record['id']}"
-        if isinstance(record.get("ts"), (int, float)):
-            record["ts"] += self.shift
-        return record["id"] if rekey else key, orjson.dumps(record), properties
-
     def run(self, name: str, outs: dict[str, Any], n: int, rate: float | None) -> None:
         """Send ``n`` events (ids prefixed ``name``) at ``rate``/s (``None``: as fast as possible)."""
-        events = [self._renamed(e, name, rekey=False) for e in self.events[:n]]
+        events = [renamed(e, name, self.shift) for e in self.events[:n]]
         ids = [orjson.loads(p)["id"] for _, p, _ in events]
-        labels = [self._renamed(self.labels[i.split("-", 1)[1]], name, rekey=True) for i in ids]
+        labels = [renamed(self.labels[i.split("-", 1)[1]], name, self.shift) for i in ids]
         self.shift += 10 * 86_400.0  # the next phase's events come after this one's windows
         self.sent = {}
         start = time.monotonic()
@@ -165,8 +158,6 @@ class Phase:
 
     def latency(self) -> dict[str, float]:
         """p50/p99 of event → prediction in ms, over the phase's predictions that arrived."""
-        from streamloop.tools.bench.broker import percentiles
-
         values = [(self.arrived[i] - t) * 1000 for i, t in self.sent.items() if i in self.arrived]
         return {**percentiles(values), "missing": len(self.sent) - len(values)}
 
@@ -177,3 +168,12 @@ class Phase:
             return 0.0
         low, high = times[len(times) // 10], times[len(times) * 9 // 10]
         return (len(times) * 8 // 10) / (high - low) if high > low else 0.0
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of ``values`` (milliseconds), rounded."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": float("nan"), "p99": float("nan"), "n": 0}
+    pick: Callable[[float], float] = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return {"p50": round(statistics.median(ordered), 2), "p99": round(pick(0.99), 2), "n": len(ordered)}

@@ -34,7 +34,7 @@ def send(out: Any, message: Produced, callback: Any = None) -> None:
     out.send_async(payload, callback, partition_key=key or None, properties=properties or None)
 
 
-def produce(client: Any, topic: str, messages: list[Produced]) -> None:
+def produce(client: Any, topic: str, messages: Iterable[Produced]) -> None:
     """Send every message to ``topic`` and wait until all are stored."""
     out = producer(client, topic)
     for message in messages:
@@ -131,6 +131,18 @@ def _cpu_seconds(proc: Path) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on this machine has used so far (``/proc/stat``: all but idle and iowait).
+
+    Its change over a run divided by the run's wall time is how many cores were busy: when a function at
+    parallelism 1 already keeps the machine's cores busy (its own, the broker's), a second instance has
+    none to run on.
+    """
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def server_pids(directory: str | Path) -> dict[str, int]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from streamloop.tools.bench.compare import PARALLEL_FUNCTIONS as PARTITIONED
+from streamloop.tools.bench.variants import SHIPPED, VARIANTS
 
 Sections = dict[str, dict[str, Any]]
 
@@ -29,38 +31,123 @@ def _worst_function_ratio(sections: Sections) -> float | None:
     return min(ratios) if ratios else None
 
 
+def _ratio(value: float | None, base: float | None) -> float | None:
+    """``value / base``; ``None`` when either is missing or ``base`` is zero or NaN."""
+    if value is None or not base or math.isnan(base):
+        return None
+    return value / base
+
+
+def _loop_vs_identity_loop(sections: Sections) -> float | None:
+    return _ratio(sections["loop_latency"].get("events_per_s"), sections["identity_loop"].get("events_per_s"))
+
+
+def _near_saturation(loop: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+    """The loop's near-saturation rate and its latencies (empty if it was not measured)."""
+    near = loop.get("near_saturation_rate")
+    return near, loop.get("latency_ms", {}).get(str(near), {})
+
+
 def _loop_p99(sections: Sections) -> float | None:
-    latency = sections["loop_latency"].get("latency_ms", {}).get("500")
-    return latency["p99"] if latency else None
+    return _near_saturation(sections["loop_latency"])[1].get("p99")
 
 
-# (key, what, comparison, target, the section it needs, how to read the value)
-TARGETS: list[tuple[str, str, str, float, str, Callable[[Sections], float | None]]] = [
-    (
-        "embedded_vs_ceiling",
-        "embedded whole loop / library-chain ceiling",
-        ">=",
-        0.60,
-        "embedded",
-        _embedded_ratio,
-    ),
-    (
-        "functions_vs_identity",
-        "deployed function / identity function (worst)",
-        ">=",
-        0.70,
-        "deployed_functions",
-        _worst_function_ratio,
-    ),
-    (
-        "loop_p99_ms_at_500",
-        "Pulsar loop p99 event→prediction at 500 ev/s (ms)",
-        "<=",
-        100.0,
-        "loop_latency",
-        _loop_p99,
-    ),
-]
+def _loop_p99_detail(sections: Sections) -> str:
+    """The rate the p99 was read at, and the p99 at the fixed rate beside it."""
+    loop = sections["loop_latency"]
+    near, _ = _near_saturation(loop)
+    fixed = str(loop.get("fixed_rate", 500))
+    at_fixed = loop.get("latency_ms", {}).get(fixed, {}).get("p99")
+    return f"at {near} ev/s; p99 {_ms(at_fixed)} ms at {fixed} ev/s"
+
+
+def _speedup(name: str) -> Callable[[Sections], float | None]:
+    return lambda sections: (sections["scaling"].get(name) or {}).get("speedup")
+
+
+def _cores(scaling: dict[str, Any], name: str) -> str:
+    """How many of the machine's cores every process kept busy at parallelism 1 and 2: a second instance
+    can only go faster on a core the first run left idle.
+
+    >>> _cores({"cpus": 2, "features": {"cores_busy_1": 1.9, "cores_busy_2": 2.0}}, "features")
+    'cores busy 1.90 → 2.00 of 2'
+    """
+    rates = scaling.get(name) or {}
+    one, two = rates.get("cores_busy_1"), rates.get("cores_busy_2")
+    text = " → ".join("–" if v is None else f"{v:.2f}" for v in (one, two))
+    return f"cores busy {text} of {scaling.get('cpus')}"
+
+
+def _scaling_detail(name: str) -> Callable[[Sections], str]:
+    return lambda sections: _cores(sections["scaling"], name)
+
+
+def _total_cpu(loop: dict[str, Any]) -> float | None:
+    cpu = loop.get("cpu_us_per_event")
+    return sum(cpu.values()) if cpu else None
+
+
+def _cpu_vs_identity_loop(sections: Sections) -> float | None:
+    return _ratio(_total_cpu(sections["loop_latency"]), _total_cpu(sections["identity_loop"]))
+
+
+def _cpu_detail(sections: Sections) -> str:
+    loop, identity = (_total_cpu(sections[name]) for name in ("loop_latency", "identity_loop"))
+    return f"{_ms(loop)} vs {_ms(identity)} CPU µs/event (every process)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 17, read from one run: ``comparison`` ``">="``/``"<="`` ``threshold``, or
+    ``""`` for a ratio reported without one; ``sections``: what it needs (skipped unless all are ok)."""
+
+    key: str
+    what: str
+    comparison: str
+    threshold: float | None
+    sections: tuple[str, ...]
+    read: Callable[[Sections], float | None]
+    detail: Callable[[Sections], str] | None = None
+    rests_on: Callable[[Sections], Any] | None = None
+    """What its ``suspect`` reasons are gathered from (default: all of ``sections``)."""
+
+
+TARGETS = (
+    Target("loop_vs_identity_loop", "Pulsar loop / identity loop, sustained ev/s", ">=", 0.70,
+           ("loop_latency", "identity_loop"), _loop_vs_identity_loop),
+    Target("functions_vs_identity", "deployed function / identity function (worst)", ">=", 0.70,
+           ("deployed_functions",), _worst_function_ratio),
+    Target("embedded_vs_ceiling", "embedded whole loop / library-chain ceiling", ">=", 0.60,
+           ("embedded",), _embedded_ratio),
+    Target("loop_p99_ms_near_saturation", "Pulsar loop p99 event→prediction, 80% of sustained (ms)", "<=",
+           100.0, ("loop_latency",), _loop_p99, _loop_p99_detail),
+    Target("scaling_features", "features parallelism 2 / parallelism 1", ">=", 1.6, ("scaling",),
+           _speedup("features"), _scaling_detail("features"),
+           rests_on=lambda sections: sections["scaling"].get("features")),
+    Target("scaling_scorer", "scorer parallelism 2 / parallelism 1", ">=", 1.6, ("scaling",),
+           _speedup("scorer"), _scaling_detail("scorer"),
+           rests_on=lambda sections: sections["scaling"].get("scorer")),
+    Target("loop_cpu_vs_identity_loop", "Pulsar loop / identity loop, CPU per event", "", None,
+           ("loop_latency", "identity_loop"), _cpu_vs_identity_loop, _cpu_detail),
+)  # fmt: skip
+
+
+def suspects(value: Any) -> list[str]:
+    """Every ``suspect`` reason anywhere in ``value`` (a section), each once, in order.
+
+    >>> suspects({"a": {"suspect": "x; y", "runs": [{"suspect": "y"}, {"suspect": "x"}]}, "b": 1})
+    ['x', 'y']
+    """
+    found: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("suspect"), str):
+            found += value["suspect"].split("; ")  # several runs' reasons, joined
+        for item in value.values():
+            found += suspects(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += suspects(item)
+    return list(dict.fromkeys(found))
 
 
 def skipped(reason: str) -> dict[str, Any]:
@@ -86,17 +173,35 @@ def throughput(runs: list[tuple[float, float]], events: int) -> dict[str, Any]:
 
 
 def targets(sections: Sections) -> dict[str, dict[str, Any]]:
-    """Each target of issue 5: its value, whether it is met, or why it was not measured."""
+    """Each target of issue 17: its value, its ``standing`` (met, MISSED, reported, skipped, or not
+    measured), why it was skipped, and the ``suspect`` reasons of the rates it rests on."""
     out: dict[str, dict[str, Any]] = {}
-    for key, what, comparison, target, section, read in TARGETS:
-        entry: dict[str, Any] = {"what": what, "target": f"{comparison} {target:g}"}
-        if sections[section]["status"] != "ok":
-            entry.update(value=None, met=None, reason=sections[section].get("reason"))
+    for t in TARGETS:
+        entry: dict[str, Any] = {
+            "what": t.what,
+            "target": f"{t.comparison} {t.threshold:g}" if t.comparison else "–",
+        }
+        missing = [sections[name] for name in t.sections if sections[name]["status"] != "ok"]
+        if missing:
+            entry.update(value=None, met=None, standing="skipped", reason=missing[0].get("reason"))
+            out[t.key] = entry
+            continue
+        value = t.read(sections)
+        if value is None:
+            met, standing = None, "not measured"
+        elif not t.comparison:
+            met, standing = None, "reported"
         else:
-            value = read(sections)
-            met = None if value is None else (value >= target if comparison == ">=" else value <= target)
-            entry.update(value=None if value is None else round(value, 3), met=met)
-        out[key] = entry
+            assert t.threshold is not None
+            met = value >= t.threshold if t.comparison == ">=" else value <= t.threshold
+            standing = "met" if met else "MISSED"
+        entry.update(value=None if value is None else round(value, 3), met=met, standing=standing)
+        if t.detail is not None:
+            entry["detail"] = t.detail(sections)
+        basis = t.rests_on(sections) if t.rests_on else [sections[name] for name in t.sections]
+        if reasons := suspects(basis):
+            entry["suspect"] = "; ".join(reasons)
+        out[t.key] = entry
     return out
 
 
@@ -116,14 +221,14 @@ def table(doc: dict[str, Any]) -> str:
         f"streamloop bench ({doc['mode']}): {workload['events']} events, {workload['rounds']} rounds, "
         f"{doc['machine']['cpus']} CPUs, load {doc['machine']['load_avg']}",
         "",
-        "targets (ratios of CPU time of runs measured side by side, median of rounds)",
+        "targets (ratios of runs measured side by side in this run, median of rounds)",
     ]
     for entry in doc["targets"].values():
-        if entry["value"] is None:
-            state, value = f"skipped: {entry.get('reason')}", "–"
-        else:
-            state, value = ("met" if entry["met"] else "MISSED"), f"{entry['value']:g}"
-        lines.append(f"  {entry['what']:<52} {value:>8}  {entry['target']:<8} {state}")
+        value = "–" if entry["value"] is None else f"{entry['value']:g}"
+        state = entry["standing"] + (f": {entry['reason']}" if entry.get("reason") else "")
+        state += f"  ({entry['detail']})" if entry.get("detail") else ""
+        state += f"  SUSPECT: {entry['suspect']}" if entry.get("suspect") else ""
+        lines.append(f"  {entry['what']:<56} {value:>8}  {entry['target']:<8} {state}")
     sections = doc["sections"]
     lines += ["", "throughput"]
     ceiling = sections["ceiling"]
@@ -168,6 +273,17 @@ def _family_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quality(rate: dict[str, Any]) -> str:
+    """What a saturated rate rests on: its samples, span and spread, and SUSPECT with why.
+
+    >>> quality({"samples": 3, "seconds": 0.9, "spread": None, "suspect": "3 stats samples (< 20)"})
+    '  (3 samples over 0.9 s, spread –)  SUSPECT: 3 stats samples (< 20)'
+    """
+    spread = "–" if rate.get("spread") is None else f"{rate['spread']:.2f}"
+    text = f"  ({rate['samples']} samples over {rate['seconds']:.1f} s, spread {spread})"
+    return text + (f"  SUSPECT: {rate['suspect']}" if rate.get("suspect") else "")
+
+
 def _broker_lines(sections: Sections) -> list[str]:
     """The real-Pulsar sections, one line each (or why they did not run)."""
     lines: list[str] = []
@@ -179,49 +295,42 @@ def _broker_lines(sections: Sections) -> list[str]:
             return None
         return section
 
-    if identity := state("identity_function"):
-        lines.append(f"  {'identity function on the worker':<40} {identity['events_per_s']:>10,.0f} msg/s")
-        lines.append(
-            f"  {'streamloop identity (MANUAL, keyed)':<40} "
-            f"{identity['streamloop_identity_events_per_s']:>10,.0f}"
-            f" msg/s  ratio {identity['streamloop_identity_ratio']:.2f}"
-        )
     if bare := state("bare_client"):
-        lines.append(f"  {'bare pulsar-client consume→produce':<40} {bare['events_per_s']:>10,.0f} msg/s")
+        lines.append(
+            f"  {'bare pulsar-client consume→produce':<40} {bare['events_per_s']:>10,.0f} msg/s"
+            f"  ({bare['messages']:,} messages in {bare['seconds']:.1f} s)"
+        )
+    if identity := state("identity_function"):
+        lines.append(
+            f"  {'identity function on the worker':<40} {identity['events_per_s']:>10,.0f} msg/s"
+            + quality(identity)
+        )
+        ours = identity["streamloop_identity"]
+        lines.append(
+            f"  {'streamloop identity (MANUAL, keyed)':<40} {ours['events_per_s']:>10,.0f}"
+            f" msg/s  ratio {identity['streamloop_identity_ratio']:.2f}" + quality(ours)
+        )
     if functions := state("deployed_functions"):
         for name, f in functions.items():
             if isinstance(f, dict):
-                ratio = f.get("ratio_to_identity")
-                runs = " / ".join(f"{r:.2f}" for r in f.get("runs_ratio_to_identity", []))
-                text = f"  ratio to identity {ratio:.2f}" if ratio is not None else ""
-                text += f" (pairs {runs})" if runs else ""
+                runs = " / ".join(f"{r:.2f}" for r in f["runs_ratio_to_identity"])
                 lines.append(
-                    f"  {'deployed ' + name + ' (alone, saturated)':<40} "
-                    f"{f['events_per_s']:>10,.0f} msg/s{text}"
+                    f"  {'deployed ' + name + ' (alone, saturated)':<40} {f['events_per_s']:>10,.0f} msg/s"
+                    f"  ratio to identity {f['ratio_to_identity']:.2f} (pairs {runs})" + quality(f)
                 )
-    if loop := state("loop_latency"):
-        lines.append(
-            f"  {'Pulsar whole loop, sustained':<40} {loop['events_per_s']:>10,.0f} ev/s"
-            f"  (predictions alone {loop.get('predictions_per_s', 0):,.0f}/s)"
-        )
-        for rate, latency in loop["latency_ms"].items():
-            lines.append(
-                f"  {'  event→prediction at ' + rate + ' ev/s':<40} p50 {latency['p50']:>8,.1f} ms"
-                f"  p99 {latency['p99']:>8,.1f} ms  (n={latency['n']}, missing {latency['missing']})"
-            )
-        if cpu := loop.get("cpu_us_per_event"):
-            text = ", ".join(f"{name} {us:,.0f}" for name, us in cpu.items())
-            lines.append(f"  {'  CPU µs per event (saturated)':<40} {text}")
-            lines.append(
-                f"  {'  cores the loop needs at 500 ev/s':<40} {sum(cpu.values()) * 500 / 1e6:>10.2f}"
-            )
     if scaling := state("scaling"):
         for name, rates in scaling.items():
             if isinstance(rates, dict):
                 lines.append(
                     f"  {name + ' parallelism 1 → 2':<40} {rates['1'] or 0:>10,.0f} → {rates['2']:,.0f} msg/s"
-                    f"  (x{rates.get('speedup', 0):.2f})"
+                    f"  (x{rates.get('speedup', 0):.2f}; {_cores(scaling, name)})"
+                    + quality(rates["parallel"])
                 )
+    for variant in VARIANTS:
+        if loop := state(variant.section):
+            lines += _loop_lines(variant.what, loop)
+            if variant is not SHIPPED and sections[SHIPPED.section]["status"] == "ok":
+                lines.append(_versus_shipped(loop, sections[SHIPPED.section]))
     if memory := state("memory"):
         text = ", ".join(
             f"{n} {m['rss_mb']:.0f}" for n, m in memory.items() if isinstance(m, dict) and m["rss_mb"]
@@ -231,6 +340,50 @@ def _broker_lines(sections: Sections) -> list[str]:
         text = ", ".join(f"{n} {s['seconds']:.1f}" for n, s in startup.items() if isinstance(s, dict))
         lines.append(f"  {'create → first message processed (s)':<40} {text}")
     return lines
+
+
+def _loop_lines(what: str, loop: dict[str, Any]) -> list[str]:
+    """One loop variant: its sustained rate, latencies at each phase's rate, and CPU per event."""
+    lines = [
+        f"  {what + ' on Pulsar, sustained':<40} {loop['events_per_s']:>10,.0f} ev/s"
+        f"  (predictions alone {loop.get('predictions_per_s', 0):,.0f}/s)"
+    ]
+    for rate, latency in loop["latency_ms"].items():
+        lines.append(
+            f"  {'  event→prediction at ' + rate + ' ev/s':<40} p50 {latency['p50']:>8,.1f} ms"
+            f"  p99 {latency['p99']:>8,.1f} ms  (n={latency['n']}, missing {latency['missing']})"
+        )
+    if cpu := loop.get("cpu_us_per_event"):
+        text = ", ".join(f"{name} {us:,.0f}" for name, us in cpu.items())
+        lines.append(f"  {'  CPU µs per event (saturated)':<40} {text}; total {sum(cpu.values()):,.0f}")
+        lines.append(f"  {'  cores the loop needs at 500 ev/s':<40} {sum(cpu.values()) * 500 / 1e6:>10.2f}")
+    return lines
+
+
+def versus_shipped(loop: dict[str, Any], shipped: dict[str, Any]) -> dict[str, float | None]:
+    """A variant's sustained rate, whole-loop CPU per event and p99 near saturation over the shipped
+    loop's, measured in the same run (a lever's before/after).
+
+    >>> versus_shipped({"events_per_s": 300.0, "cpu_us_per_event": {"broker": 900.0}},
+    ...                {"events_per_s": 600.0, "cpu_us_per_event": {"broker": 600.0}})
+    {'events_per_s': 0.5, 'cpu_us_per_event': 1.5, 'p99_ms_near_saturation': None}
+    """
+    return {
+        "events_per_s": _ratio(loop.get("events_per_s"), shipped.get("events_per_s")),
+        "cpu_us_per_event": _ratio(_total_cpu(loop), _total_cpu(shipped)),
+        "p99_ms_near_saturation": _ratio(
+            _near_saturation(loop)[1].get("p99"), _near_saturation(shipped)[1].get("p99")
+        ),
+    }
+
+
+def _versus_shipped(loop: dict[str, Any], shipped: dict[str, Any]) -> str:
+    ratios = {k: None if v is None else round(v, 3) for k, v in versus_shipped(loop, shipped).items()}
+    return (
+        f"  {'  over the shipped loop (same run)':<40} rate {_times(ratios['events_per_s'])}"
+        f"  CPU/event {_times(ratios['cpu_us_per_event'])}"
+        f"  p99 near saturation {_times(ratios['p99_ms_near_saturation'])}"
+    )
 
 
 def _times(value: float | None) -> str:

@@ -80,13 +80,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _configs(config_dir: str) -> list[Any]:
-    from streamloop.runtime.runner import check_function_file
+    from streamloop.runtime.definition import check_function_files
     from streamloop.worker.config import ConfigError, FunctionFile
 
     files = [FunctionFile.load(p) for p in sorted(Path(config_dir).glob("*.yaml"))]
     if not files:
         raise SystemExit(f"deploy: no *.yaml in {config_dir}")
-    problems = [p for f in files for p in check_function_file(f)]
+    problems = check_function_files(files)
     if problems:
         raise ConfigError(problems)
     return files

@@ -41,7 +41,9 @@ class FeaturesConfig(UserConfig):
     state_flush_seconds: float = Field(5.0, gt=0, allow_inf_nan=False)
     """Or write it when this long has passed since the last write (checked when a message arrives)."""
     state_cache_seconds: float = Field(60.0, gt=0, allow_inf_nan=False)
-    """A key idle this long is re-read from function state (another instance may have owned it since)."""
+    """With one instance (``parallelism: 1``), a key idle this long is re-read from function state. With
+    more, keys move between instances when consumers join or leave, so a key is re-read on its first event
+    after its last write is stored."""
     state_cache_keys: int = Field(100_000, ge=1)
     """At most this many keys' windows are kept in memory; the least recently seen are dropped first."""
     window_max_events: int = Field(MAX_EVENTS, ge=10)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from time import monotonic
 from typing import Any
 
 from streamloop.worker.checkcases import features_case
 from streamloop.worker.codec import encode
 from streamloop.worker.features.config import FeaturesConfig
-from streamloop.worker.features.featurizer import Featurizer
-from streamloop.worker.features.store import StateCache
+from streamloop.worker.features.step import FeatureStep
 from streamloop.worker.function import Delivery, StreamFunction
-from streamloop.worker.messages import features_record, read_event
 
 log = logging.getLogger("streamloop.worker.features")
 
@@ -36,45 +33,10 @@ class FeaturesFunction(StreamFunction[FeaturesConfig]):
     check_case = staticmethod(features_case)
 
     def setup(self, context: Any) -> None:
-        config: FeaturesConfig = self.config  # type: ignore[assignment]
-        self.featurizer = Featurizer(config.features, config.window_max_events)
+        self.step = FeatureStep(self, self.config)  # type: ignore[arg-type]
         self.output: str = context.get_output_topic()
-        self._fields = (config.id_field, config.key_field, config.time_field)
-        layout = self.featurizer.windows
-        self.states = (
-            None
-            if layout is None
-            else StateCache(
-                self.function_state,
-                layout,
-                flush_every=config.state_flush_every,
-                flush_seconds=config.state_flush_seconds,
-                cache_seconds=config.state_cache_seconds,
-                max_keys=config.state_cache_keys,
-                now=monotonic(),
-            )
-        )
 
     def on_message(self, delivery: Delivery, context: Any) -> None:
-        record, event_id, key, ts = read_event(
-            delivery.payload, self._fields, delivery.key, delivery.event_time
-        )
-        states = self.states
-        if states is None:
-            x = self.featurizer.transform(record, ts)
-        else:
-            now = monotonic()
-            state = states.get(key, now)
-            x = self.featurizer.transform(record, ts, event_id, state)
-            states.updated(key, state)
-            self.hold_until_saved(delivery)
-            if state.dropped:
-                self.record("window_events_dropped", state.dropped)
-        self.publish(self.output, encode(features_record(event_id, key, ts, x)), key=key, acks=(delivery,))
-        if states is not None and states.due(now):
-            self._flush(now)
-
-    def _flush(self, now: float) -> None:
-        saved = self.states.flush(now)  # type: ignore[union-attr]
-        self.save_state()
-        self.record("state_keys_saved", saved)
+        record = self.step.record(delivery)
+        self.publish(self.output, encode(record), key=record["key"], acks=(delivery,))
+        self.step.flush()

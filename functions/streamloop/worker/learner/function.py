@@ -12,7 +12,6 @@ behind the processing thread while learning goes on. Every model it publishes is
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from typing import Any, ClassVar
@@ -22,8 +21,6 @@ from streamloop.worker.codec import BadMessage, finite_number
 from streamloop.worker.config import ConfigError, Problem
 from streamloop.worker.function import Delivery, StreamFunction
 from streamloop.worker.learner.checkpoint import CheckpointError, CheckpointStore
-from streamloop.worker.learner.export import model_to_onnx
-from streamloop.worker.learner.models import pure_inference_mode
 from streamloop.worker.learner.settings import LearnerConfig
 from streamloop.worker.learner.state import LearnerState
 from streamloop.worker.messages import (
@@ -110,20 +107,10 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         self._check_features(x)
         champion_pred = self._prediction(example["y_pred"])
 
-        with pure_inference_mode():
-            challenger_pred = state.model.predict_one(x)
-        observation = state.policy.observe(y, champion, champion_pred, challenger_pred)
-        if observation.reset:
-            state.model = state.model.clone()
+        challenger_pred, observation = state.score(x, y, champion, champion_pred)
         if observation.drift:
             self._report_drift(example_id, champion, observation.reset, delivery)
-        state.model.learn_one(x, y)
-        state.policy.learned()
-        state.remember(example_id, config.dedup_window)
-        state.n_learned += 1
-        if champion is not None and champion_pred is not None:
-            state.windows.update(champion, y, champion_pred)
-        state.windows.update(f"{config.model_name}:challenger", y, challenger_pred)
+        state.learn(example_id, x, y, champion, champion_pred, challenger_pred, config)
         self.record("examples_learned", 1)
 
         reason = state.policy.decide()
@@ -132,7 +119,7 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         if state.n_learned % config.metrics_every == 0:
             self._report_windows(delivery)
         self.hold_until_saved(delivery)
-        if len(self.function_state.holding) >= config.checkpoint_every:
+        if self.function_state.held >= config.checkpoint_every:
             self.checkpoint()
 
     def _target(self, value: Any, field: str) -> Any:
@@ -181,16 +168,8 @@ class LearnerFunction(StreamFunction[LearnerConfig]):
         version = str(state.version)
         model_id = f"{config.model_name}:{version}"
         metric = state.windows.name
-        metadata = {
-            "version": version,
-            "n_trained": str(policy.challenger_n),
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "source": "streamloop.worker.learner",
-        }
-        if policy.paired:
-            metadata[metric] = repr(policy.challenger_metric.get())
         started = time.perf_counter()
-        blob = model_to_onnx(state.model, state.feature_names, metadata, classes=config.label_classes)
+        blob = state.to_onnx(config)
         export_seconds = time.perf_counter() - started
         self.record("export_seconds", export_seconds)
         if len(blob) > config.max_model_bytes:

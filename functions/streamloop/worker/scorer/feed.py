@@ -50,8 +50,14 @@ class ModelFeed:
             self._on_model(key, message.data(), message.properties())
 
     def step(self, timeout: float) -> bool:
-        """Hand over the next message, waiting up to ``timeout`` seconds for one."""
+        """Hand over the next message, waiting up to ``timeout`` seconds for one.
+
+        A poll (``timeout`` 0: the embedded seam, after every message) asks whether one is there first,
+        rather than raising and catching a timeout each time there is none.
+        """
         try:
+            if timeout <= 0 and not self._reader.has_message_available():
+                return False
             message = self._reader.read_next(timeout_millis=int(timeout * 1000))
         except pulsar.Timeout:
             return False
