@@ -246,8 +246,33 @@ def test_a_topic_still_closing_is_deleted_on_a_later_try(servers, monkeypatch):
     admin.delete_topic("persistent://public/default/labels")
     deletes = [call[1] for call in broker.calls if call[0] == "DELETE"]
     assert deletes == [f"{base}/labels/partitions?force=true"] * 3
-    unloads = [call[1] for call in broker.calls if call[0] == "PUT"]
-    assert unloads == [f"{base}/labels/unload"]  # after the fenced answer only: unloading unfences it
     with pytest.raises(AdminError, match="active producers"):  # any other refusal is not retried
         admin.delete_topic("persistent://public/default/events")
     assert sum(1 for call in broker.calls if call[1] == f"{base}/events?force=true") == 1
+
+
+def test_topics_wait_until_the_deleted_functions_instances_have_left_them(servers, monkeypatch):
+    slept: list[float] = []
+    monkeypatch.setattr("streamloop.tools.admin.time.sleep", slept.append)
+    broker = servers()
+    base = "/admin/v2/persistent/public/default"
+    broker.script["/admin/v2/namespaces/public/default/topics"] = (
+        200,
+        b'["persistent://public/default/events-partition-0", "persistent://public/default/labels"]',
+        {},
+    )
+    connected = b'{"subscriptions": {"public/default/features": {"consumers": [{"consumerName": "a"}]}}}'
+    left = b'{"subscriptions": {"public/default/features": {"consumers": []}}}'
+    broker.script[f"{base}/events-partition-0/stats"] = [
+        (200, connected, {}),
+        (200, connected, {}),
+        (200, left, {}),
+    ]
+    other = b'{"subscriptions": {"someone-else": {"consumers": [{"consumerName": "b"}]}}}'
+    broker.script[f"{base}/labels/stats"] = [(200, other, {}), (404, b'{"reason": "Topic not found"}', {})]
+    admin = Admin(broker.url, timeout=5)
+    assert admin.wait_instances_gone("public/default", ["public/default/features"], within=30) == []
+    assert slept == [1.0, 1.0]  # a consumer of another subscription is not waited for; a gone topic is fine
+    broker.script[f"{base}/events-partition-0/stats"] = (200, connected, {})
+    still = admin.wait_instances_gone("public/default", ["public/default/features"], within=0)
+    assert still == ["persistent://public/default/events-partition-0 / public/default/features"]

@@ -102,6 +102,9 @@ class RecordingAdmin:
     def create_function(self, config: dict[str, Any], package: Path, update: bool = False) -> None:
         self.created.append(config)
 
+    def function_status(self, namespace: str, name: str) -> dict[str, Any]:
+        return {"numInstances": 1, "numRunning": 1}
+
 
 def deployed_key(capsys, key_dir: Path, *options: str) -> tuple[str, str]:
     RecordingAdmin.created = []

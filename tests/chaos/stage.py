@@ -25,7 +25,7 @@ from corpus import Item
 
 from streamloop.runtime.keys import KeyStore, default_key_dir
 from streamloop.tools.admin import Admin, AdminError
-from streamloop.tools.deployment import in_namespace
+from streamloop.tools.deployment import creation_steps, in_namespace
 from streamloop.tools.provisioning import TopicPolicies, provision
 from streamloop.worker.modelsigning import SIGNATURE_PROPERTY, sign
 from streamloop.worker.secretkeys import MODEL_SIGNING_KEY
@@ -81,26 +81,36 @@ class Stage:
         names: Iterable[str] = FUNCTIONS,
         user_config: Mapping[str, Mapping[str, Any]] | None = None,
         function_config: Mapping[str, Mapping[str, Any]] | None = None,
-        wait: bool = True,
     ) -> None:
         """``functions create`` each function, then wait until every instance runs.
 
-        One at a time: concurrent creates race in the worker's package store ("Someone just created log").
+        One at a time: concurrent creates race in the worker's package store ("Someone just created log");
+        each with one instance first, scaled once it runs, as ``streamloop deploy`` does (two instances
+        creating a state table at once crash: ``deployment.creation_steps``).
         """
         user_config, function_config = user_config or {}, function_config or {}
-        created = []
-        for name in names:
-            path = self.write_yaml(name, user_config.get(name), **function_config.get(name, {}))
-            created.append(self.pulsar.deploy(path, self.package))
-            self.deployed.append(created[-1])
-        if wait:
-            for name in created:
-                parallelism = int(function_config.get(name, {}).get("parallelism", 1))
-                self.pulsar.wait_for_status(name, running=parallelism, timeout=240)
+        paths = [self.write_yaml(n, user_config.get(n), **function_config.get(n, {})) for n in names]
+        configs = [yaml.safe_load(path.read_text()) for path in paths]
+        for path, (config, scale_to) in zip(paths, creation_steps(configs), strict=True):
+            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            name = self.pulsar.deploy(path, self.package)
+            self.deployed.append(name)
+            if scale_to is not None:
+                self.pulsar.wait_for_status(name, running=1, timeout=240)
+            if scale_to is not None and scale_to > 1:
+                self.admin.scale_function(f"{TENANT}/{self.namespace}", name, scale_to)
+        for config in configs:
+            parallelism = int(config.get("parallelism") or 1)
+            self.pulsar.wait_for_status(config["name"], running=parallelism, timeout=240)
 
     def delete_functions(self) -> None:
+        """Delete the deployed functions and wait (up to 60 s) until their instances have left the topics."""
         with ThreadPoolExecutor(max(1, len(self.deployed))) as pool:
             list(pool.map(self.pulsar.delete, self.deployed))
+        namespace = f"{TENANT}/{self.namespace}"
+        left = self.admin.wait_instances_gone(namespace, [f"{namespace}/{name}" for name in self.deployed])
+        if left:
+            print(f"chaos: instances still connected 60 s after their functions were deleted: {left}")
         self.deployed = []
 
     def close(self) -> None:

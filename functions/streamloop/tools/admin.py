@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,11 +346,10 @@ class Admin:
     def delete_topic(self, topic: str, timeout: float | None = None, attempts: int = 5) -> None:
         """Force-delete a topic with all its partitions if it is partitioned (a missing one is fine).
 
-        Right after its functions are deleted, a topic may still be closing (the workers clean up their
-        subscriptions): the broker then answers 500 "Topic is already being closed or deleted" (or, for a
-        partition of a partitioned topic on a cluster, "Topic is already fenced"), and the deletion is
-        tried again, ``attempts`` times in all, 2 s apart. A fenced topic can stay fenced (seen on the
-        cluster for every try over 8 s), so it is unloaded first, which reopens it unfenced.
+        A topic may still be closing (a subscription being deleted, a consumer leaving): the broker then
+        answers 500 "Topic is already being closed or deleted" (or, for a partition of a partitioned topic
+        on a cluster, "Topic is already fenced"), and the deletion is tried again, ``attempts`` times in
+        all, 2 s apart. Right after ``functions delete``, wait for :meth:`wait_instances_gone` first.
         """
         path = rest_path(topic) + ("/partitions" if self.partitions(topic, timeout=timeout) else "")
         for attempt in range(attempts):
@@ -360,11 +359,38 @@ class Admin:
             except AdminError as error:
                 if not any(m in str(error) for m in TOPIC_CLOSING) or attempt == attempts - 1:
                     raise
-                fenced = "fenced" in str(error)
             time.sleep(2.0)
-            if fenced:
-                with contextlib.suppress(AdminError):  # the next try of the delete tells what it did
-                    self.request("PUT", f"{rest_path(topic)}/unload", ok=(404,), timeout=timeout)
+
+    def wait_instances_gone(
+        self, namespace: str, subscriptions: Iterable[str], within: float = 60.0, every: float = 1.0
+    ) -> list[str]:
+        """Wait until no consumer is connected to ``subscriptions`` on any topic of ``namespace``; return
+        the ``topic / subscription`` pairs that still had one when ``within`` s ran out (``[]``: all gone).
+
+        ``functions delete`` answers before the workers have stopped the instances: for a few seconds they
+        stay connected, reconnect to a topic being deleted, and then the workers delete their
+        subscriptions. Topics deleted in that window had partitions fenced on the cluster for every retry,
+        and later deletes hanging until their timeout; so the topics go after this. A function's
+        subscription is ``tenant/namespace/name`` unless its config sets ``subName``.
+        """
+        wanted = set(subscriptions)
+        deadline = time.monotonic() + within
+        while True:
+            listed = self.request("GET", f"/admin/v2/namespaces/{namespace}/topics", ok=(404,)) or []
+            connected = [
+                f"{topic} / {name}"
+                for topic in listed
+                for name, subscription in self._subscriptions(topic).items()
+                if name in wanted and subscription.get("consumers")
+            ]
+            if not connected or time.monotonic() >= deadline:
+                return connected
+            time.sleep(every)
+
+    def _subscriptions(self, topic: str) -> dict[str, Any]:
+        """A topic's subscriptions from its stats, by name (none if the topic has gone)."""
+        stats = self.request("GET", f"{rest_path(topic)}/stats", ok=(404,)) or {}
+        return stats.get("subscriptions") or {}
 
     def topic_stats(self, topic: str, timeout: float | None = None) -> dict[str, Any]:
         """``topics stats`` of a fully qualified topic (``msgInCounter``, ``subscriptions``, ...)."""
@@ -397,6 +423,14 @@ class Admin:
         )
         path = f"/admin/v3/functions/{config['tenant']}/{config['namespace']}/{config['name']}"
         self.request("PUT" if update else "POST", path, body, content_type, timeout=timeout)
+
+    def scale_function(self, namespace: str, name: str, parallelism: int) -> None:
+        """``functions update --parallelism``: the function as it is (package, config), so many instances."""
+        tenant, short = namespace.split("/", 1)
+        config = {"tenant": tenant, "namespace": short, "name": name, "parallelism": parallelism}
+        part = (None, json.dumps(config).encode(), "application/json")
+        body, content_type = multipart({"functionConfig": part})
+        self.request("PUT", f"/admin/v3/functions/{namespace}/{name}", body, content_type)
 
     def delete_function(self, namespace: str, name: str, timeout: float | None = None) -> bool:
         """``functions delete``; ``False`` if there was no such function."""

@@ -60,6 +60,28 @@ def in_namespace(config: dict[str, Any], namespace: str) -> dict[str, Any]:
     return moved
 
 
+def creation_steps(configs: Sequence[dict[str, Any]]) -> list[tuple[dict[str, Any], int | None]]:
+    """How to create ``configs`` so that no two instances create a state table at once: each function with
+    one instance, and the parallelism to scale it to once that instance runs (``None``: no need to wait).
+
+    Pulsar 4.0.8's Python instance creates the namespace's state namespace and its function's table when
+    it starts, and does not survive a concurrent creation: of two instances starting together on a fresh
+    namespace one crashed (``NamespaceExistsError``, ``StreamExistsError``), its process lingered holding
+    its metrics port, and every restart of it failed ("Address already in use") for good. So the first
+    function (it makes the state namespace) and every one with more instances are waited for.
+
+    >>> steps = creation_steps([{"name": "a"}, {"name": "b", "parallelism": 2}, {"name": "c"}])
+    >>> [(config["name"], config["parallelism"], scale_to) for config, scale_to in steps]
+    [('a', 1, 1), ('b', 1, 2), ('c', 1, None)]
+    """
+    steps: list[tuple[dict[str, Any], int | None]] = []
+    for index, config in enumerate(configs):
+        parallelism = int(config.get("parallelism") or 1)
+        waited = index == 0 or parallelism > 1
+        steps.append(({**config, "parallelism": 1}, parallelism if waited else None))
+    return steps
+
+
 def with_keys(config: dict[str, Any], keys: KeyStore) -> tuple[dict[str, Any], list[tuple[str, StoredKey]]]:
     """``config`` with its ``generate`` secrets set to its namespace's keys, and the keys it used."""
     secrets = config.get("secrets") or {}

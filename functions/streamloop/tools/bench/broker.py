@@ -243,11 +243,14 @@ class Session:
         for function in self.created:
             with contextlib.suppress(AdminError):
                 self.admin.delete_function(*function, timeout=60)
+        namespace = f"public/{self.namespace}"
+        with contextlib.suppress(AdminError):
+            self.admin.wait_instances_gone(namespace, ["/".join(function) for function in self.created])
         self.client.close()
         # ~100 topics by the end of a full run, each deleted in turn (a topic still closing is retried)
-        failed = self.admin.delete_namespace(f"public/{self.namespace}", within=180, timeout=60)
+        failed = self.admin.delete_namespace(namespace, within=180, timeout=60)
         if failed:
-            progress(f"could not delete public/{self.namespace}: {failed}")
+            progress(f"could not delete {namespace}: {failed}")
 
     def topic(self, prefix: str, name: str) -> str:
         return f"persistent://public/{self.namespace}/{prefix}-{name}"

@@ -5,7 +5,9 @@ Checks every file first (like ``streamloop validate``), provisions the namespace
 provision`` does (the loop's topics, ``models`` compacted, the history retained and offloaded;
 ``--no-provision`` when an administrator did it), uploads the package (default: this installed code, for
 workers whose ``python3`` has the dependencies; ``dist/streamloop.zip`` from ``make package`` carries every
-wheel), then waits until every instance runs and prints the status table (exit 1 if one does not run).
+wheel), creates each function with one instance and scales it to its parallelism once that one runs (two
+instances creating a state table at once crash in Pulsar 4.0.8: ``deployment.creation_steps``), then
+waits until every instance runs and prints the status table (exit 1 if one does not run).
 
 A secret set to ``generate`` (the learner's ``checkpoint_hmac_key``; the ``model_signing_key`` of the
 learner and the scorer) gets the namespace's random key of that name: generated on the first deploy into
@@ -35,13 +37,16 @@ from streamloop.tools.commands.provision import add_policy_options, policies
 from streamloop.tools.connection import Connection
 
 UNDEPLOY = """Delete the four functions of --config-dir from a namespace (those already gone are reported, not
-an error), and with --topics the loop's topics too.
+an error), and with --topics the loop's topics too, once the functions' instances have left them (the
+workers stop instances a few seconds after the delete; at most 60 s is waited).
 
 Examples::
 
     streamloop undeploy
     streamloop undeploy --namespace public/fraud --topics
 """
+FIRST_INSTANCE_WAIT = 120.0  # seconds a new function's first instance may take to run (creation_steps)
+UNDEPLOY_WAIT = 60.0  # seconds --topics waits for the deleted functions' instances to leave the topics
 
 
 def register(sub: Any) -> None:
@@ -109,6 +114,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     from streamloop.tools.deployment import (
         all_running,
         code_package,
+        creation_steps,
         describe_keys,
         in_namespace,
         status_table,
@@ -125,19 +131,26 @@ def run_deploy(args: argparse.Namespace) -> int:
     keys = KeyStore(args.key_dir or default_key_dir())
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(args.package) if args.package else code_package(scratch)
+        configs = []
         for file in files:
             config, used = with_keys(in_namespace(file.config, args.namespace), keys)
             for line in describe_keys(str(config["name"]), used):
                 print(line)
+            configs.append(config)
+        steps = [(c, None) for c in configs] if args.update else creation_steps(configs)
+        for file, (config, scale_to) in zip(files, steps, strict=True):
+            name = str(config["name"])
             try:
                 admin.create_function(config, package.resolve(), update=args.update)
             except AdminError as error:
                 hint = "; add --update to replace it" if "already exists" in str(error) else ""
                 raise AdminError(f"{error}{hint}") from None
-            print(
-                f"{'updated' if args.update else 'created'} {args.namespace}/{config['name']} "
-                f"from {file.path}"
-            )
+            print(f"{'updated' if args.update else 'created'} {args.namespace}/{name} from {file.path}")
+            if scale_to is not None:
+                wait_running(admin, args.namespace, [name], FIRST_INSTANCE_WAIT)
+            if scale_to is not None and scale_to > 1:
+                admin.scale_function(args.namespace, name, scale_to)
+                print(f"scaled {args.namespace}/{name} to {scale_to} instances")
     say_how_connected(args.command, connection)
     if args.wait <= 0:
         return 0
@@ -169,13 +182,19 @@ def _provision(admin: Any, args: argparse.Namespace) -> list[str]:
 def run_undeploy(args: argparse.Namespace) -> int:
     from streamloop.tools.provisioning import TOPICS
 
-    names = [f.name for f in _configs(args.config_dir)]
+    files = _configs(args.config_dir)
     connection = Connection.from_args(args)
     admin = connection.admin()
-    for name in names:
+    for name in [f.name for f in files]:
         gone = admin.delete_function(args.namespace, name)
         print(f"{'deleted' if gone else 'no function'} {args.namespace}/{name}")
     if args.topics:
+        subscriptions = [str(f.config.get("subName") or f"{args.namespace}/{f.name}") for f in files]
+        left = admin.wait_instances_gone(args.namespace, subscriptions, within=UNDEPLOY_WAIT)
+        if left:
+            print(
+                f"instances still connected after {UNDEPLOY_WAIT:.0f} s, deleting anyway: {', '.join(left)}"
+            )
         admin.delete_topics(args.namespace, TOPICS)
         print(f"deleted topics {', '.join(TOPICS)} of {args.namespace}")
     say_how_connected(args.command, connection)
