@@ -58,7 +58,7 @@ use_pulsar() { # use_pulsar SECURE: the standalone of that kind, started here un
 collected_nothing=0
 run_pytest() { # run_pytest ARGS...: pytest; collecting no test is a failure (see the top of this file)
   local status=0
-  python -m pytest "$@" || status=$?
+  python -m pytest --durations=12 "$@" || status=$?
   if [[ $status == 5 ]]; then
     collected_nothing=$((collected_nothing + 1))
     if ((EXTRA_ARGS == 0 || collected_nothing == 3)); then

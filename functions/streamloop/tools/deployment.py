@@ -37,6 +37,7 @@ from rich.text import Text
 
 import streamloop
 from streamloop.runtime.keys import KeyStore, StoredKey, default_key_dir, generated
+from streamloop.tools.admin import Admin, AdminError
 
 FUNCTIONS = ("features", "scorer", "joiner", "learner")
 
@@ -154,6 +155,17 @@ def all_running(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> bool:
     return all(
         s and s.get("numInstances", 0) > 0 and s.get("numRunning") == s["numInstances"] for _, s in statuses
     )
+
+
+def status_or_none(admin: Admin, namespace: str, name: str) -> dict[str, Any] | None:
+    """The function's status document, ``None`` if the workers do not know it (yet: right after its create,
+    a worker may answer 404 for a moment)."""
+    try:
+        return admin.function_status(namespace, name)
+    except AdminError as error:
+        if error.status != 404:
+            raise
+        return None
 
 
 def status_table(statuses: Sequence[tuple[str, dict[str, Any] | None]]) -> Table:

@@ -108,10 +108,31 @@ def _key_path(location: tuple[Any, ...]) -> str:
     return path
 
 
+def whole_floats_as_ints(value: Any) -> Any:
+    """``value`` with every float that is a whole number made an int, at any depth.
+
+    Pulsar's ``functions update`` (``--parallelism`` too) hands a function's userConfig back through Gson,
+    which makes every number a double: ``10`` comes back as ``10.0``. A float setting still takes an int.
+
+    >>> whole_floats_as_ints({"every": 100.0, "rates": [0.5, 2.0], "on": True, "name": "f"})
+    {'every': 100, 'rates': [0.5, 2], 'on': True, 'name': 'f'}
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {key: whole_floats_as_ints(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_floats_as_ints(item) for item in value]
+    return value
+
+
 def parse_user_config(model: type[Config], values: Mapping[str, Any] | None, source: str) -> Config:
-    """Validate a ``userConfig`` mapping against ``model``; ``source`` names the file or function."""
+    """Validate a ``userConfig`` mapping against ``model``; ``source`` names the file or function.
+
+    Strict, but a whole-number float is the int it spells (:func:`whole_floats_as_ints`).
+    """
     try:
-        return model.model_validate(dict(values or {}))
+        return model.model_validate(whole_floats_as_ints(dict(values or {})))
     except ValidationError as error:
         problems = []
         for item in error.errors():

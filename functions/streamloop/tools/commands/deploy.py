@@ -99,11 +99,11 @@ def _configs(config_dir: str) -> list[Any]:
 
 def wait_running(admin: Any, namespace: str, names: list[str], timeout: float) -> list[tuple[str, Any]]:
     """Poll every function's status until all instances run or ``timeout`` passes; return the last."""
-    from streamloop.tools.deployment import all_running
+    from streamloop.tools.deployment import all_running, status_or_none
 
     deadline = time.monotonic() + timeout
     while True:
-        statuses = [(name, admin.function_status(namespace, name)) for name in names]
+        statuses = [(name, status_or_none(admin, namespace, name)) for name in names]
         if all_running(statuses) or time.monotonic() >= deadline:
             return statuses
         time.sleep(1.0)

@@ -34,8 +34,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from streamloop.tools.admin import AdminError
-    from streamloop.tools.deployment import all_running, status_table
+    from streamloop.tools.deployment import all_running, status_or_none, status_table
     from streamloop.tools.terminal import show
     from streamloop.worker.config import FunctionFile
 
@@ -44,12 +43,7 @@ def run(args: argparse.Namespace) -> int:
     statuses: list[tuple[str, Any]] = []
     for path in sorted(Path(args.config_dir).glob("*.yaml")):
         name = FunctionFile.load(path).name
-        try:
-            statuses.append((name, admin.function_status(args.namespace, name)))
-        except AdminError as error:
-            if error.status != 404:
-                raise
-            statuses.append((name, None))
+        statuses.append((name, status_or_none(admin, args.namespace, name)))
     show(status_table(statuses))
     say_how_connected(args.command, connection)
     return 0 if all_running(statuses) else 1
