@@ -1,7 +1,9 @@
-"""No key in the repository: deploys generate one per namespace, keep it private, and reuse it (no broker)."""
+"""No key in the repository: deploys generate one per namespace, keep it private, and reuse it; and the
+order ``streamloop deploy`` creates functions in (no broker)."""
 
 from __future__ import annotations
 
+import shutil
 import stat
 from pathlib import Path
 from typing import Any, ClassVar
@@ -77,12 +79,14 @@ def test_the_key_store_lives_outside_the_repository(monkeypatch, tmp_path: Path)
 
 
 class RecordingAdmin:
-    """The admin REST calls ``streamloop deploy`` makes, recorded (no broker)."""
+    """The admin REST calls ``streamloop deploy`` makes, recorded (no broker); a function's instances run as
+    soon as they are asked for."""
 
     created: ClassVar[list[dict[str, Any]]] = []
+    calls: ClassVar[list[tuple[Any, ...]]] = []  # the function calls, in order
 
     def __init__(self, url: str) -> None:
-        pass
+        self.instances: dict[str, int] = {}
 
     def ensure_namespace(self, namespace: str) -> None:
         pass
@@ -101,9 +105,16 @@ class RecordingAdmin:
 
     def create_function(self, config: dict[str, Any], package: Path, update: bool = False) -> None:
         self.created.append(config)
+        self.instances[config["name"]] = int(config.get("parallelism") or 1)
+        self.calls.append(("update" if update else "create", config["name"], self.instances[config["name"]]))
 
     def function_status(self, namespace: str, name: str) -> dict[str, Any]:
-        return {"numInstances": 1, "numRunning": 1}
+        self.calls.append(("wait", name))
+        return {"numInstances": self.instances[name], "numRunning": self.instances[name]}
+
+    def scale_function(self, namespace: str, name: str, parallelism: int) -> None:
+        self.instances[name] = parallelism
+        self.calls.append(("scale", name, parallelism))
 
 
 def deployed_key(capsys, key_dir: Path, *options: str) -> tuple[str, str]:
@@ -169,3 +180,34 @@ def test_the_runner_keeps_its_key_next_to_its_state(tmp_path: Path) -> None:
     key_file = tmp_path / "keys" / "public" / "default" / SECRET
     assert mode(key_file) == 0o600
     assert run() > 0  # a new key would have made the learner refuse its checkpoint
+
+
+def test_each_function_starts_with_one_instance_and_is_scaled_once_it_runs(monkeypatch, tmp_path: Path):
+    """On a fresh namespace, two instances starting together both create the function's state table, and
+    Pulsar 4.0.8's Python instance does not survive that (``deployment.creation_steps``)."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, config_dir)
+    for name in ("features", "scorer"):
+        path = config_dir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "parallelism": 2}))
+    RecordingAdmin.calls = calls = []
+    monkeypatch.setattr(Connection, "admin", lambda self: RecordingAdmin(self.admin_url))
+    package = tmp_path / "code.zip"
+    package.write_bytes(b"")
+    common = ["--key-dir", str(tmp_path / "keys"), "--config-dir", str(config_dir), "--package", str(package)]
+    assert cli.main(["deploy", *common, "--wait", "0"]) == 0
+    assert calls == [
+        ("create", "features", 1),
+        ("wait", "features"),
+        ("scale", "features", 2),
+        ("create", "joiner", 1),  # its table is its own and the state namespace exists: no wait
+        ("create", "learner", 1),
+        ("create", "scorer", 1),
+        ("wait", "scorer"),
+        ("scale", "scorer", 2),
+    ]
+    calls.clear()
+    assert cli.main(["deploy", *common, "--wait", "0", "--update"]) == 0  # the tables exist: as they are
+    assert calls == [
+        ("update", name, p) for name, p in (("features", 2), ("joiner", 1), ("learner", 1), ("scorer", 2))
+    ]
