@@ -37,6 +37,8 @@ class RecordingAdmin:
             self.calls.append((name, *args))
             if name == "create_topic":  # what the topic has once created (or kept)
                 return self.existing.get(args[1], args[2])
+            if name == "function_status":  # every instance runs as soon as it is created
+                return {"numInstances": 1, "numRunning": 1}
             return None
 
         return call
