@@ -35,7 +35,7 @@ from expect import check_nothing_lost
 from scenario import finish, settle
 from stage import FUNCTIONS, Stage
 from test_chaos_crash import CHECKPOINT_EVERY, LEARNER, reference, same_examples
-from topology import broker_of, cluster_sh, pid
+from topology import STUCK_WORKERS_RESTARTED, broker_of, cluster_sh, pid
 
 pytestmark = [pytest.mark.pulsar, pytest.mark.cluster]
 
@@ -108,6 +108,7 @@ def run_with_fault(
         "copies_on_topics": {t: len(stage.payloads(t)) for t in ("predictions", "examples")},
         "checkpoint_n": state.n_learned,
         "instances": stage.instances_ok(),
+        "stuck_workers_restarted_so_far": list(STUCK_WORKERS_RESTARTED),  # a Pulsar hang: ClusterPulsar
         "seconds": round(time.monotonic() - started, 1),
     }
     report.add(scenario, books.as_json())
