@@ -64,16 +64,25 @@ class Stage:
     def topic(self, name: str) -> str:
         return f"persistent://{TENANT}/{self.namespace}/{name}"
 
-    def write_yaml(
+    def config_of(
         self, base: str, user_config: Mapping[str, Any] | None = None, **function_config: Any
-    ) -> Path:
-        """A copy of ``pulsar-config/<base>.yaml`` in this namespace, with overrides; returns its path."""
+    ) -> dict[str, Any]:
+        """``pulsar-config/<base>.yaml`` moved to this namespace, with overrides."""
         config = yaml.safe_load((CONFIG_DIR / f"{base}.yaml").read_text())
         config = in_namespace(config, f"{TENANT}/{self.namespace}")
         config["userConfig"] = {**config.get("userConfig", {}), **(user_config or {})}
         config.update(function_config)
+        return config
+
+    def write_yaml(
+        self, base: str, user_config: Mapping[str, Any] | None = None, **function_config: Any
+    ) -> Path:
+        """A copy of ``pulsar-config/<base>.yaml`` in this namespace, with overrides; returns its path."""
+        return self._written(self.config_of(base, user_config, **function_config))
+
+    def _written(self, config: Mapping[str, Any]) -> Path:
         path = self.workdir / f"{self.namespace}-{config['name']}.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.write_text(yaml.safe_dump(dict(config), sort_keys=False))
         return path
 
     def deploy(
@@ -89,11 +98,9 @@ class Stage:
         creating a state table at once crash: ``deployment.creation_steps``).
         """
         user_config, function_config = user_config or {}, function_config or {}
-        paths = [self.write_yaml(n, user_config.get(n), **function_config.get(n, {})) for n in names]
-        configs = [yaml.safe_load(path.read_text()) for path in paths]
-        for path, (config, scale_to) in zip(paths, creation_steps(configs), strict=True):
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            name = self.pulsar.deploy(path, self.package)
+        configs = [self.config_of(n, user_config.get(n), **function_config.get(n, {})) for n in names]
+        for config, scale_to in creation_steps(configs):
+            name = self.pulsar.deploy(self._written(config), self.package)
             self.deployed.append(name)
             if scale_to is not None:
                 self.pulsar.wait_for_status(name, running=1, timeout=240)
