@@ -12,7 +12,7 @@
 #
 #   zk        ZooKeeper (metadata and configuration store)   client 2191
 #   bookie-1  BookKeeper + stream storage (function state)   bookie 3191, state 4191, http 8201
-#   bookie-2                                                 bookie 3192, state 4192, http 8202
+#   bookie-2  BookKeeper                                     bookie 3192, http 8202
 #   broker-1  broker, no functions worker inside             pulsar://127.0.0.1:6660, http://127.0.0.1:8090
 #   broker-2                                                 pulsar://127.0.0.1:6661, http://127.0.0.1:8091
 #   worker-1  functions worker (bin/pulsar functions-worker, process runtime)   http://127.0.0.1:6760
@@ -27,6 +27,9 @@
 #
 # Replication: every ledger on both bookies (ensemble 2, write quorum 2) and acked by one (ack quorum 1), with
 # ensemble changes delayed while the ack quorum holds, so a bookie's death stops neither writes nor reads.
+# Function state's table service (stream storage) runs on bookie-1 alone, its logs on both bookies: with two
+# table servers, a server's death or return moves state containers, and BookKeeper 4.17 leaves the other's
+# routing to the moved ones stale (docs/production.md).
 #
 # Environment: PULSAR_VERSION, PULSAR_HOME (as for pulsar.sh), STREAMLOOP_WORKER_VENV (the python3 of the
 # function instances, default .venv), CLUSTER_UP_TIMEOUT (seconds per process, default 240),
@@ -43,6 +46,7 @@ UP_TIMEOUT="${CLUSTER_UP_TIMEOUT:-240}"
 OFFLOADERS="$CACHE/apache-pulsar-offloaders-$PULSAR_VERSION/offloaders"
 CLUSTER=streamloop
 ZK_PORT=2191
+STATE_BOOKIE=bookie-1 # the one bookie serving function state: the workers' stateStorageServiceUrl
 ZK="127.0.0.1:$ZK_PORT"
 BROKER_URLS="pulsar://127.0.0.1:6660,127.0.0.1:6661"
 WEB_URLS="http://127.0.0.1:8090,127.0.0.1:8091"
@@ -71,7 +75,8 @@ index() { echo "${1##*-}"; } # index broker-2 -> 2
 ports() { # ports NAME: every port NAME listens on (checked free before a start, closed after a stop)
   case "$1" in
   zk) echo "$ZK_PORT 7191" ;;
-  bookie-*) echo "$((3190 + $(index "$1"))) $((4190 + $(index "$1"))) $((8200 + $(index "$1")))" ;;
+  "$STATE_BOOKIE") echo "$((3190 + $(index "$1"))) $((4190 + $(index "$1"))) $((8200 + $(index "$1")))" ;;
+  bookie-*) echo "$((3190 + $(index "$1"))) $((8200 + $(index "$1")))" ;;
   broker-*) echo "$((6659 + $(index "$1"))) $((8089 + $(index "$1")))" ;;
   worker-*) echo "$((6759 + $(index "$1")))" ;;
   esac
@@ -134,6 +139,7 @@ write_bookie_conf() { # write_bookie_conf NAME
   set_prop "$conf" dbStorage_writeCacheMaxSizeMb 32
   set_prop "$conf" dbStorage_readAheadCacheMaxSizeMb 32
   set_prop "$conf" dbStorage_rocksDB_blockCacheSize 16777216
+  [[ "$name" == "$STATE_BOOKIE" ]] || return 0
   # Stream storage: the table service that holds function state. Its logs are replicated like the topics.
   set_prop "$conf" extraServerComponents org.apache.bookkeeper.stream.server.StreamStorageLifecycleComponent
   set_prop "$conf" storageserver.grpc.port "$((4190 + i))"
@@ -198,8 +204,8 @@ write_worker_conf() { # write_worker_conf NAME
   # Function packages are stored in BookKeeper on both bookies, so a worker can fetch one with a bookie down.
   set_yaml "$conf" numFunctionPackageReplicas 2
   # Function state: the Python runtime's state client takes one host (a list fails with "Misformatted domain
-  # name"); a real cluster puts a DNS name or a load balancer over every bookie's stream storage port here.
-  set_yaml "$conf" stateStorageServiceUrl "bk://127.0.0.1:4191"
+  # name"); a real cluster puts a DNS name or a load balancer over every table server's port here.
+  set_yaml "$conf" stateStorageServiceUrl "bk://127.0.0.1:$((4190 + $(index "$STATE_BOOKIE")))"
   # Instance logs: <this folder>/logs/functions/<tenant>/<namespace>/<name>/<name>-<i>.log
   sed -i -E "s|^(    logDirectory:).*|\1 $RUN/$name/logs|" "$conf"
   # A dead worker's instances are rescheduled on the other after these (Pulsar's defaults: 30 s and 60 s).
