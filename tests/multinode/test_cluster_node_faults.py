@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,7 @@ def run_with_fault(
         "placement_before": before,
         "placement_after": placement(stage),
         "copies_on_topics": {t: len(stage.payloads(t)) for t in ("predictions", "examples")},
+        "predictions_whose_copies_differ": differing_copies(stage.payloads("predictions")),
         "checkpoint_n": state.n_learned,
         "instances": stage.instances_ok(),
         "stuck_workers_restarted_so_far": list(STUCK_WORKERS_RESTARTED),  # a Pulsar hang: ClusterPulsar
@@ -113,6 +115,19 @@ def run_with_fault(
     }
     report.add(scenario, books.as_json())
     assert books.final_model_equals_reference
+
+
+def differing_copies(payloads: list[bytes]) -> dict[str, int]:
+    """Ids published more than once, and those whose copies carry different features."""
+    copies: dict[str, set[bytes]] = {}
+    for payload in payloads:
+        record = orjson.loads(payload)
+        copies.setdefault(record["id"], set()).add(orjson.dumps(record["x"], option=orjson.OPT_SORT_KEYS))
+    counts = Counter(orjson.loads(p)["id"] for p in payloads)
+    return {
+        "repeated": sum(1 for n in counts.values() if n > 1),
+        "differing": sorted(i for i, xs in copies.items() if len(xs) > 1)[:20],
+    }
 
 
 def test_kill_9_of_a_broker_moves_its_topics_and_loses_nothing(stage: Stage, report) -> None:
