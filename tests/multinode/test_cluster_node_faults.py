@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,8 @@ def run_with_fault(
 
     check_nothing_lost(corpus, books)
     events = {orjson.loads(i.payload)["id"] for i in corpus.items + corpus.sentinel if i.kind == "event"}
-    assert set(distinct_ids(stage.payloads("predictions"))) == events
+    predictions = stage.payloads("predictions")
+    assert set(distinct_ids(predictions)) == events
     deployed = distinct_ids(stage.payloads("examples"))
     no_fault = examples_without_faults(corpus, {"learner": LEARNER})
     assert same_examples(deployed, no_fault)
@@ -106,8 +106,8 @@ def run_with_fault(
         **notes,
         "placement_before": before,
         "placement_after": placement(stage),
-        "copies_on_topics": {t: len(stage.payloads(t)) for t in ("predictions", "examples")},
-        "predictions_whose_copies_differ": differing_copies(stage.payloads("predictions")),
+        "copies_on_topics": {"predictions": len(predictions), "examples": len(stage.payloads("examples"))},
+        "predictions_whose_copies_differ": differing_copies(predictions),
         "checkpoint_n": state.n_learned,
         "instances": stage.instances_ok(),
         "stuck_workers_restarted_so_far": list(STUCK_WORKERS_RESTARTED),  # a Pulsar hang: ClusterPulsar
@@ -117,16 +117,18 @@ def run_with_fault(
     assert books.final_model_equals_reference
 
 
-def differing_copies(payloads: list[bytes]) -> dict[str, int]:
-    """Ids published more than once, and those whose copies carry different features."""
-    copies: dict[str, set[bytes]] = {}
+def differing_copies(payloads: list[bytes]) -> dict[str, Any]:
+    """How many ids were published more than once, how many of those with different features, and the
+    first of these."""
+    copies: dict[str, list[bytes]] = {}
     for payload in payloads:
         record = orjson.loads(payload)
-        copies.setdefault(record["id"], set()).add(orjson.dumps(record["x"], option=orjson.OPT_SORT_KEYS))
-    counts = Counter(orjson.loads(p)["id"] for p in payloads)
+        copies.setdefault(record["id"], []).append(orjson.dumps(record["x"], option=orjson.OPT_SORT_KEYS))
+    differing = sorted(i for i, xs in copies.items() if len(set(xs)) > 1)
     return {
-        "repeated": sum(1 for n in counts.values() if n > 1),
-        "differing": sorted(i for i, xs in copies.items() if len(xs) > 1)[:20],
+        "repeated": sum(1 for xs in copies.values() if len(xs) > 1),
+        "differing": len(differing),
+        "first_differing": differing[:20],
     }
 
 
